@@ -1,0 +1,13 @@
+//! Test fixtures for certkeeper: a BIND9 name server and an nginx web server, each started as a
+//! child process on free loopback ports inside a temporary directory.
+//!
+//! The fixtures panic with a clear message when `named`, `nsupdate`, `dig`, `nginx` or `openssl`
+//! is missing; `scripts/install-test-tools.sh` installs them. Tests never skip.
+
+mod bind9;
+mod nginx;
+mod process;
+
+pub use bind9::{Bind9, Bind9Builder, TSIG_ALGORITHM, TSIG_KEY_NAME};
+pub use nginx::{Nginx, NginxBuilder};
+pub use process::free_port;
