@@ -30,7 +30,7 @@ pub mod codes {
     pub const UNSUPPORTED_PROTOCOL: &str = "UnsupportedProtocol";
 }
 
-/// An error answered to the client: a Tencent Cloud error code and a message.
+/// An error returned to the client: a Tencent Cloud error code and a message.
 ///
 /// The message is sent to the client verbatim, so it must not contain internal detail such as
 /// file paths, SQL or key material. Use [`ApiError::internal`] for failures the client cannot fix,
@@ -147,3 +147,23 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<crate::tc3::Tc3Error> for ApiError {
+    /// Maps each signature failure to the code Tencent Cloud returns for it.
+    fn from(error: crate::tc3::Tc3Error) -> Self {
+        use crate::tc3::Tc3Error;
+
+        let code = match &error {
+            Tc3Error::MissingAuthorization
+            | Tc3Error::InvalidAuthorization(_)
+            | Tc3Error::WrongService(_) => codes::AUTH_FAILURE_INVALID_AUTHORIZATION,
+            Tc3Error::MissingTimestamp => codes::MISSING_PARAMETER,
+            Tc3Error::InvalidTimestamp(_) => codes::INVALID_PARAMETER,
+            Tc3Error::Expired { .. } => codes::AUTH_FAILURE_SIGNATURE_EXPIRE,
+            Tc3Error::DateMismatch { .. } | Tc3Error::SignatureMismatch => {
+                codes::AUTH_FAILURE_SIGNATURE_FAILURE
+            }
+        };
+        Self::new(code, error.to_string())
+    }
+}

@@ -84,7 +84,7 @@ pub enum Tc3Error {
 /// The parsed `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {
-    /// SecretId from the credential scope; identifies the key, is not itself secret.
+    /// SecretId from the credential scope. It identifies the key and is not secret.
     pub secret_id: String,
     /// Credential scope date, `YYYY-MM-DD`.
     pub date: String,
@@ -235,7 +235,12 @@ pub fn canonical_request(
 }
 
 /// Builds the StringToSign. `timestamp` is the `X-TC-Timestamp` header text as received.
-pub fn string_to_sign(timestamp: &str, date: &str, service: &str, canonical_request: &str) -> String {
+pub fn string_to_sign(
+    timestamp: &str,
+    date: &str,
+    service: &str,
+    canonical_request: &str,
+) -> String {
     let canonical_hash = sha256_hex(canonical_request.as_bytes());
     format!("{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n{canonical_hash}")
 }
@@ -246,7 +251,7 @@ pub struct DerivedKeys {
     pub k_date: [u8; 32],
     /// HMAC-SHA256 of the service under `k_date`.
     pub k_service: [u8; 32],
-    /// HMAC-SHA256 of `tc3_request` under `k_service`; the key that signs StringToSign.
+    /// HMAC-SHA256 of `tc3_request` under `k_service`, the key that signs StringToSign.
     pub k_signing: [u8; 32],
 }
 
@@ -322,7 +327,7 @@ pub struct RequestParts<'a> {
     pub method: &'a str,
     /// URI path, `/` for every API call.
     pub path: &'a str,
-    /// Raw query string as received, without the `?`; empty for POST.
+    /// Raw query string as received, without the `?`. The SDKs send none with POST.
     pub query: &'a str,
     /// All request headers.
     pub headers: &'a HeaderMap,
@@ -344,14 +349,18 @@ impl PreparedSignature {
         &self.authorization.secret_id
     }
 
-    /// The `X-TC-Timestamp` value in Unix seconds.
+    /// Returns the `X-TC-Timestamp` value in Unix seconds.
     pub fn timestamp(&self) -> i64 {
         self.timestamp
     }
 
     /// Checks the signature against `secret_key` in constant time.
     pub fn verify(&self, secret_key: &str) -> Result<(), Tc3Error> {
-        let keys = derive_keys(secret_key, &self.authorization.date, &self.authorization.service);
+        let keys = derive_keys(
+            secret_key,
+            &self.authorization.date,
+            &self.authorization.service,
+        );
         let key = hmac::Key::new(hmac::HMAC_SHA256, &keys.k_signing);
         hmac::verify(
             &key,

@@ -75,3 +75,47 @@ impl FromStr for ValidationMethod {
         }
     }
 }
+
+/// One certificate as certkeeper keeps it: an order and, once issued, the certificate itself.
+///
+/// Times are Unix seconds (UTC). Links name other certificate ids: `renewed_from` and
+/// `renewal_id` join a certificate and its renewal, `reissued_from` and `reissued_by` join an
+/// original and its reissue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Eight-character identifier, the API's `CertificateId`.
+    pub id: String,
+    /// Owning account; `None` for operator issuance (`ca sign`).
+    pub account_id: Option<i64>,
+    pub product_id: u32,
+    pub status: crate::CertificateStatus,
+    /// Free-text detail of the status, such as a failure reason or `PENDING-DCV`.
+    pub status_message: String,
+    pub source: CertificateSource,
+    pub validation_method: ValidationMethod,
+    /// The main domain (first name).
+    pub domain: String,
+    /// Every name, the main domain first.
+    pub names: Vec<String>,
+    pub key_algorithm: crate::KeyAlgorithm,
+    pub alias: String,
+    pub project_id: u64,
+    /// Serial as lower-case hex, once signed.
+    pub serial: Option<String>,
+    /// Issuer row id, once signed.
+    pub issuer_id: Option<i64>,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    /// DER of the certificate, once signed.
+    pub certificate_der: Option<Vec<u8>>,
+    /// DER of the CSR the order was made with.
+    pub csr_der: Option<Vec<u8>>,
+    /// Private key sealed under the master key, when certkeeper generated it.
+    pub sealed_private_key: Option<Vec<u8>>,
+    pub renewed_from: Option<String>,
+    pub renewal_id: Option<String>,
+    pub reissued_from: Option<String>,
+    pub reissued_by: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -10,7 +10,7 @@ pub mod product;
 pub mod serial;
 pub mod status;
 
-pub use certificate::{CertificateSource, ValidationMethod};
+pub use certificate::{CertificateRecord, CertificateSource, ValidationMethod};
 pub use key::KeyAlgorithm;
 pub use name::{DnsName, NameError, normalize_names};
 pub use product::{Product, ProductCatalogue, ProductError, RevocationPolicy, ValidationLevel};

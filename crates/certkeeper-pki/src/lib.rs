@@ -4,12 +4,14 @@
 //! through rcgen's `SigningKey`, so a hardware-backed key can take the place of [`keys::SigningKeyPair`].
 
 pub mod csr;
+pub mod describe;
 pub mod ext;
 pub mod keys;
 pub mod profile;
 pub mod sealed;
 
-pub use csr::{CheckedCsr, CsrError, MAX_CSR_NAMES};
+pub use csr::{CheckedCsr, CsrError, MAX_CSR_NAMES, check_csr};
+pub use describe::{CertificateSummary, describe};
 pub use keys::{KeyError, SigningKeyPair, SubjectKey};
 pub use profile::{CaProfile, IssuerUrls, LeafProfile, ProfileError};
 pub use sealed::{MasterKey, SealError};

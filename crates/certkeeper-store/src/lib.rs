@@ -1,0 +1,100 @@
+//! Durable storage for certkeeper.
+//!
+//! The embedded default is SQLite in WAL mode with `synchronous = FULL`, so a commit that has
+//! returned survives a crash or power loss. Queries use numbered `$n` placeholders and standard
+//! SQL, which SQLite and PostgreSQL both accept; only the migrations are written per backend.
+//! Every state change runs in one transaction together with its operation-log row.
+
+mod certificates;
+mod error;
+mod issuers;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use certificates::{LogEntry, OperationLogRow};
+pub use error::StoreError;
+pub use issuers::{IssuerRow, NewIssuer};
+
+/// File name of the SQLite database inside the data directory.
+pub const DATABASE_FILE: &str = "certkeeper.db";
+
+/// Connections in the pool; SQLite serialises writers, so more only helps concurrent readers.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// How long a writer waits for another writer's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Handle to the database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
+    ///
+    /// A file that is not an SQLite database, or one written by a newer certkeeper, is reported
+    /// with its path and left untouched.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|error| StoreError::open(path, error))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|error| StoreError::open(path, error))?;
+
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .execute(&pool)
+            .await
+            .map_err(|error| StoreError::open(path, error))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Migrate { path: path.to_owned(), detail: error.to_string() })?;
+        Ok(Store { pool, path: path.to_owned() })
+    }
+
+    /// Returns the database file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection after in-flight queries finish and checkpoints the WAL.
+    pub async fn close(&self) {
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await {
+            tracing::warn!(%error, "WAL checkpoint at close failed");
+        }
+        self.pool.close().await;
+    }
+
+    /// Returns a setting, if present.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let value: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(value.map(|(v,)| v))
+    }
+
+    /// Stores a setting unless one with that name exists, and returns the stored value.
+    pub async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(self.setting(name).await?.unwrap_or_else(|| value.to_owned()))
+    }
+}

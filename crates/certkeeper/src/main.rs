@@ -1,1 +1,87 @@
-fn main() {}
+//! `certkeeper`: the self-hosted certificate service and its operator commands.
+
+mod bootstrap;
+mod commands;
+mod config;
+mod http;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Self-hosted SSL/TLS certificate service.
+#[derive(Debug, Parser)]
+#[command(name = "certkeeper", version, about)]
+pub struct Cli {
+    /// TOML configuration file; environment variables and flags override its values.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, master key file, generated files). Default: ./certkeeper-data
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: the API, CA certificate downloads and health check.
+    Serve {
+        /// Address to listen on. Default: 127.0.0.1:8080
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Base URL written into certificates. Default: http://<listen>
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+    },
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Inspect and use the certificate authority.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective settings, secrets masked.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum CaCommand {
+    /// Print subjects, fingerprints and validity of the CA certificates.
+    Show,
+    /// Issue a certificate from a CSR without domain validation (operator issuance).
+    Sign {
+        /// CSR file, PEM or DER.
+        #[arg(long, value_name = "FILE")]
+        csr: PathBuf,
+        /// Validity in days (1 to 398). Default: the product's validity.
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Product id from the catalogue. Default: the first paid DV product.
+        #[arg(long, value_name = "ID")]
+        product: Option<u32>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

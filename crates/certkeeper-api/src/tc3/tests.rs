@@ -57,8 +57,15 @@ fn worked_example_intermediate_values() {
         "227432c926969abdf3f1215b452d90fc1853e016f076276145dab24147fcd4d9"
     );
 
-    let canonical =
-        canonical_request("POST", "/", "", &headers, "content-type;host", &payload_hash).unwrap();
+    let canonical = canonical_request(
+        "POST",
+        "/",
+        "",
+        &headers,
+        "content-type;host",
+        &payload_hash,
+    )
+    .unwrap();
     assert_eq!(
         canonical,
         format!(
@@ -123,7 +130,10 @@ fn changed_body_is_signature_mismatch() {
         ..example_parts(&headers)
     };
     let prepared = prepare(&parts, TIMESTAMP).unwrap();
-    assert_eq!(prepared.verify(SECRET_KEY), Err(Tc3Error::SignatureMismatch));
+    assert_eq!(
+        prepared.verify(SECRET_KEY),
+        Err(Tc3Error::SignatureMismatch)
+    );
 }
 
 #[test]
@@ -131,7 +141,10 @@ fn changed_signed_header_is_signature_mismatch() {
     let mut headers = example_headers();
     headers.insert("host", HeaderValue::from_static("127.0.0.1:18932"));
     let prepared = prepare(&example_parts(&headers), TIMESTAMP).unwrap();
-    assert_eq!(prepared.verify(SECRET_KEY), Err(Tc3Error::SignatureMismatch));
+    assert_eq!(
+        prepared.verify(SECRET_KEY),
+        Err(Tc3Error::SignatureMismatch)
+    );
 }
 
 #[test]
@@ -145,7 +158,10 @@ fn unsigned_header_change_still_verifies() {
 #[test]
 fn unsigned_payload_hashes_marker() {
     let mut headers = example_headers();
-    headers.insert(CONTENT_SHA256_HEADER, HeaderValue::from_static(UNSIGNED_PAYLOAD));
+    headers.insert(
+        CONTENT_SHA256_HEADER,
+        HeaderValue::from_static(UNSIGNED_PAYLOAD),
+    );
     assert_eq!(
         hashed_payload("POST", &headers, BODY.as_bytes()),
         sha256_hex(b"UNSIGNED-PAYLOAD")
@@ -196,7 +212,10 @@ fn timestamp_rejects_non_digits() {
 fn expired_example_is_rejected() {
     let headers = example_headers();
     let result = prepare(&example_parts(&headers), TIMESTAMP + 360);
-    assert!(matches!(result, Err(Tc3Error::Expired { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(Tc3Error::Expired { .. })),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -266,15 +285,30 @@ fn parse_rejects_malformed_headers() {
         format!("TC3-HMAC-SHA256 Credential={scope}, Signature={SIGNATURE}"),
         format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host"),
         format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=abc"),
-        format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature={}", "zz".repeat(32)),
+        format!(
+            "TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature={}",
+            "zz".repeat(32)
+        ),
         format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=, Signature={SIGNATURE}"),
         format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host;;a, Signature={SIGNATURE}"),
-        format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-12-04/ssl, SignedHeaders=host, Signature={SIGNATURE}"),
-        format!("TC3-HMAC-SHA256 Credential=/2026-12-04/ssl/tc3_request, SignedHeaders=host, Signature={SIGNATURE}"),
-        format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-13-04/ssl/tc3_request, SignedHeaders=host, Signature={SIGNATURE}"),
-        format!("TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-12-04/ssl/aws4_request, SignedHeaders=host, Signature={SIGNATURE}"),
-        format!("TC3-HMAC-SHA256 Credential={scope}, Credential={scope}, SignedHeaders=host, Signature={SIGNATURE}"),
-        format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature={SIGNATURE}, Extra=1"),
+        format!(
+            "TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-12-04/ssl, SignedHeaders=host, Signature={SIGNATURE}"
+        ),
+        format!(
+            "TC3-HMAC-SHA256 Credential=/2026-12-04/ssl/tc3_request, SignedHeaders=host, Signature={SIGNATURE}"
+        ),
+        format!(
+            "TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-13-04/ssl/tc3_request, SignedHeaders=host, Signature={SIGNATURE}"
+        ),
+        format!(
+            "TC3-HMAC-SHA256 Credential={SECRET_ID}/2026-12-04/ssl/aws4_request, SignedHeaders=host, Signature={SIGNATURE}"
+        ),
+        format!(
+            "TC3-HMAC-SHA256 Credential={scope}, Credential={scope}, SignedHeaders=host, Signature={SIGNATURE}"
+        ),
+        format!(
+            "TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature={SIGNATURE}, Extra=1"
+        ),
         format!("TC3-HMAC-SHA256 Credential={scope} SignedHeaders=host Signature={SIGNATURE}"),
     ];
     for value in cases {

@@ -1,0 +1,147 @@
+//! The subcommands.
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use certkeeper_core::{ValidationLevel, ValidationMethod};
+use certkeeper_ra::{IssuanceService, IssueRequest};
+use time::OffsetDateTime;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Effective, Overrides, Settings};
+use crate::{CaCommand, Cli, Command, ConfigCommand, bootstrap, http};
+
+/// Logs to standard error; `RUST_LOG` sets the filter (default `info`).
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = Overrides { data_dir: cli.data_dir.clone(), ..Overrides::default() };
+    if let Command::Serve { listen, public_url } = &cli.command {
+        overrides.listen = listen.clone();
+        overrides.public_url = public_url.clone();
+    }
+    let effective = Settings::load(cli.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Serve { .. } => serve(effective).await,
+        Command::Config(ConfigCommand::Check) => {
+            print!("{}", effective.to_toml());
+            Ok(())
+        }
+        Command::Ca(CaCommand::Show) => ca_show(&effective).await,
+        Command::Ca(CaCommand::Sign { csr, days, product }) => ca_sign(&effective, &csr, days, product).await,
+    }
+}
+
+async fn serve(effective: Effective) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %effective.settings.data_dir.display(), "starting certkeeper");
+    let opened = bootstrap::open(&effective).await?;
+    tracing::info!(
+        root_sha256 = %opened.root.sha256,
+        intermediate_sha256 = %opened.intermediate.sha256,
+        root = %opened.root.subject,
+        "certificate authority loaded"
+    );
+
+    let issuers = Arc::new(opened.store.issuers().await?);
+    let app = http::public_router(http::PublicState { issuers }).layer(tower_http::trace::TraceLayer::new_for_http());
+    let listener = tokio::net::TcpListener::bind(effective.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", effective.listen))?;
+    tracing::info!(listen = %effective.listen, public_url = %effective.public_url, "listening");
+
+    let grace = Duration::from_secs(effective.settings.http.shutdown_grace_seconds);
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = Arc::clone(&stop);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stopped.notified().await });
+    let mut server = tokio::spawn(server.into_future());
+    tokio::select! {
+        result = &mut server => result.context("the HTTP server task failed")?.context("the HTTP server failed")?,
+        () = shutdown_signal() => {
+            stop.notify_one();
+            match tokio::time::timeout(grace, &mut server).await {
+                Ok(result) => result.context("the HTTP server task failed")?.context("the HTTP server failed")?,
+                Err(_) => tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time; closing anyway"),
+            }
+        }
+    }
+    opened.store.close().await;
+    tracing::info!("stopped; database closed");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutting down"),
+        _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
+    }
+}
+
+async fn ca_show(effective: &Effective) -> anyhow::Result<()> {
+    let opened = bootstrap::open(effective).await?;
+    for issuer in opened.store.issuers().await? {
+        let summary = certkeeper_pki::describe(&issuer.certificate_der)?;
+        println!("{} (id {}){}", issuer.role, issuer.id, if issuer.active { "" } else { " [inactive]" });
+        println!("  subject:     {}", summary.subject);
+        println!("  issuer:      {}", summary.issuer);
+        println!("  key:         {}", issuer.key_algorithm);
+        println!("  serial:      {}", summary.serial_hex);
+        println!("  not before:  {}", format_time(summary.not_before));
+        println!("  not after:   {}", format_time(summary.not_after));
+        println!("  SHA-256:     {}", summary.sha256);
+        println!("  SHA-1:       {}", summary.sha1);
+    }
+    opened.store.close().await;
+    Ok(())
+}
+
+fn format_time(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+async fn ca_sign(effective: &Effective, csr_path: &std::path::Path, days: Option<u32>, product: Option<u32>) -> anyhow::Result<()> {
+    let input = std::fs::read(csr_path).with_context(|| format!("cannot read {}", csr_path.display()))?;
+    let csr = certkeeper_pki::check_csr(&input).with_context(|| format!("{} was rejected", csr_path.display()))?;
+    let product_id = match product {
+        Some(id) => id,
+        None => effective
+            .catalogue
+            .products()
+            .iter()
+            .find(|p| p.level == ValidationLevel::Dv && !p.free && !p.is_shangmi())
+            .or_else(|| effective.catalogue.products().first())
+            .map(|p| p.id)
+            .context("the product catalogue is empty")?,
+    };
+
+    let opened = bootstrap::open(effective).await?;
+    let service = IssuanceService::new(opened.store.clone(), Arc::clone(&opened.ca), Arc::new(effective.catalogue.clone()));
+    let request = IssueRequest {
+        account_id: None,
+        product_id,
+        csr,
+        validation_method: ValidationMethod::None,
+        days,
+        alias: String::new(),
+        project_id: 0,
+        actor: "operator".to_owned(),
+        detail: format!("ca sign --csr {}", csr_path.display()),
+    };
+    let record = service.issue(request, OffsetDateTime::now_utc()).await?;
+    let leaf = record.certificate_der.as_deref().context("the issued record has no certificate")?;
+    print!("{}", certkeeper_pki::to_pem("CERTIFICATE", leaf));
+    print!("{}", certkeeper_pki::to_pem("CERTIFICATE", opened.ca.intermediate_der()));
+    eprintln!("issued certificate {} (serial {})", record.id, record.serial.unwrap_or_default());
+    opened.store.close().await;
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Settings: a TOML file, then environment variables, then command-line flags.
+//!
+//! Unknown keys are rejected so that a misspelt setting fails at start-up instead of being
+//! ignored. `certkeeper config check --config FILE` prints the effective settings.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use certkeeper_core::{KeyAlgorithm, Product, ProductCatalogue};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable that overrides `data_dir`.
+pub const ENV_DATA_DIR: &str = "CERTKEEPER_DATA_DIR";
+/// Environment variable that overrides `listen`.
+pub const ENV_LISTEN: &str = "CERTKEEPER_LISTEN";
+/// Environment variable that overrides `public_url`.
+pub const ENV_PUBLIC_URL: &str = "CERTKEEPER_PUBLIC_URL";
+/// Environment variable holding the master key as 64 hex digits, instead of the key file.
+pub const ENV_MASTER_KEY: &str = "CERTKEEPER_MASTER_KEY";
+
+/// All settings.
+///
+/// # Defaults
+/// - `data_dir`: `./certkeeper-data`
+/// - `listen`: `127.0.0.1:8080`
+/// - `public_url`: `http://` followed by `listen`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Directory holding the database, the master key file and generated files.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Address the HTTP listener binds.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Base of every URL written into certificates (OCSP, caIssuers, CRL). Set it to the
+    /// address clients reach certkeeper at.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub ca: CaSettings,
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// Product catalogue; when absent, the built-in default catalogue.
+    #[serde(default)]
+    pub products: Option<Vec<Product>>,
+}
+
+/// The `[ca]` section.
+///
+/// # Defaults
+/// `key_algorithm = "ecdsa-p256"`, `country = "US"`, `organization = "certkeeper"`, root CN
+/// `certkeeper Root CA`, intermediate CN `certkeeper Issuing CA`, `root_days = 9131` (25 years),
+/// `intermediate_days = 1826` (5 years), `master_key_file` = `<data_dir>/master.key`,
+/// `crl_shards = 16`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSettings {
+    /// Key algorithm of the root and the intermediate created on first start: `ecdsa-p256`,
+    /// `ecdsa-p384`, `rsa2048`, `rsa3072` or `rsa4096`.
+    #[serde(default = "default_ca_key_algorithm")]
+    pub key_algorithm: KeyAlgorithm,
+    #[serde(default = "default_country")]
+    pub country: String,
+    #[serde(default = "default_organization")]
+    pub organization: String,
+    #[serde(default = "default_root_common_name")]
+    pub root_common_name: String,
+    #[serde(default = "default_intermediate_common_name")]
+    pub intermediate_common_name: String,
+    #[serde(default = "default_root_days")]
+    pub root_days: u32,
+    #[serde(default = "default_intermediate_days")]
+    pub intermediate_days: u32,
+    /// File holding the master key (64 hex digits, mode 0600); created on first start.
+    #[serde(default)]
+    pub master_key_file: Option<PathBuf>,
+    /// CRL partitions per issuer; a certificate's distribution point names the shard of its
+    /// serial. Changing it later changes only the URLs of certificates issued afterwards.
+    #[serde(default = "default_crl_shards")]
+    pub crl_shards: u32,
+}
+
+/// The `[http]` section.
+///
+/// # Defaults
+/// `shutdown_grace_seconds = 30`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// How long a shutdown waits for in-flight requests before closing anyway.
+    #[serde(default = "default_shutdown_grace_seconds")]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Default data directory, relative to the working directory.
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("certkeeper-data")
+}
+
+/// Default listen address: loopback only, so a first start exposes nothing.
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+/// ECDSA P-256: the fastest signing key that every current TLS client accepts.
+fn default_ca_key_algorithm() -> KeyAlgorithm {
+    KeyAlgorithm::EcdsaP256
+}
+
+/// Placeholder country; operators set their own.
+fn default_country() -> String {
+    "US".to_owned()
+}
+
+fn default_organization() -> String {
+    "certkeeper".to_owned()
+}
+
+fn default_root_common_name() -> String {
+    "certkeeper Root CA".to_owned()
+}
+
+fn default_intermediate_common_name() -> String {
+    "certkeeper Issuing CA".to_owned()
+}
+
+/// 25 years, the upper end of root lifetimes in current root programs.
+fn default_root_days() -> u32 {
+    9131
+}
+
+/// 5 years, long enough to outlive every leaf it signs (at most 398 days) several times over.
+fn default_intermediate_days() -> u32 {
+    1826
+}
+
+/// 16 shards keep each CRL at 1/16 of the revocations.
+fn default_crl_shards() -> u32 {
+    16
+}
+
+fn default_shutdown_grace_seconds() -> u64 {
+    30
+}
+
+impl Default for CaSettings {
+    fn default() -> Self {
+        CaSettings {
+            key_algorithm: default_ca_key_algorithm(),
+            country: default_country(),
+            organization: default_organization(),
+            root_common_name: default_root_common_name(),
+            intermediate_common_name: default_intermediate_common_name(),
+            root_days: default_root_days(),
+            intermediate_days: default_intermediate_days(),
+            master_key_file: None,
+            crl_shards: default_crl_shards(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { shutdown_grace_seconds: default_shutdown_grace_seconds() }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: default_data_dir(),
+            listen: default_listen(),
+            public_url: None,
+            ca: CaSettings::default(),
+            http: HttpSettings::default(),
+            products: None,
+        }
+    }
+}
+
+/// Values given on the command line, applied last.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+}
+
+/// A setting that cannot be used, with the file or key at fault and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {} is invalid: {detail}", path.display())]
+    Parse { path: PathBuf, detail: String },
+    #[error("{key} = {value:?} is invalid: {fix}")]
+    Invalid { key: String, value: String, fix: String },
+}
+
+/// Settings after validation, with derived values filled in.
+#[derive(Clone, Debug)]
+pub struct Effective {
+    pub settings: Settings,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub catalogue: ProductCatalogue,
+    pub master_key_file: PathBuf,
+}
+
+impl Settings {
+    /// Reads the TOML file, if any, then applies environment variables and flags, and validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Effective, ConfigError> {
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                toml::from_str::<Settings>(&text)
+                    .map_err(|error| ConfigError::Parse { path: path.to_owned(), detail: error.to_string() })?
+            }
+            None => Settings::default(),
+        };
+        if let Some(value) = std::env::var_os(ENV_DATA_DIR) {
+            settings.data_dir = PathBuf::from(value);
+        }
+        if let Ok(value) = std::env::var(ENV_LISTEN) {
+            settings.listen = value;
+        }
+        if let Ok(value) = std::env::var(ENV_PUBLIC_URL) {
+            settings.public_url = Some(value);
+        }
+        if let Some(value) = &overrides.data_dir {
+            settings.data_dir = value.clone();
+        }
+        if let Some(value) = &overrides.listen {
+            settings.listen = value.clone();
+        }
+        if let Some(value) = &overrides.public_url {
+            settings.public_url = Some(value.clone());
+        }
+        settings.validate()
+    }
+
+    fn validate(self) -> Result<Effective, ConfigError> {
+        let invalid = |key: &str, value: &str, fix: &str| ConfigError::Invalid {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            fix: fix.to_owned(),
+        };
+        let listen: SocketAddr = self
+            .listen
+            .parse()
+            .map_err(|_| invalid("listen", &self.listen, "give an IP address and port such as 127.0.0.1:8080"))?;
+
+        let public_url = self.public_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+        let scheme_ok = public_url.starts_with("http://") || public_url.starts_with("https://");
+        if !scheme_ok || public_url.contains(char::is_whitespace) || public_url.contains(['?', '#']) {
+            return Err(invalid("public_url", &public_url, "give an http:// or https:// base URL without query or fragment"));
+        }
+
+        let ca = &self.ca;
+        if ca.key_algorithm == KeyAlgorithm::Sm2 {
+            return Err(invalid("ca.key_algorithm", "sm2", "SM2 CAs are not supported yet; use ecdsa-p256, ecdsa-p384, rsa2048, rsa3072 or rsa4096"));
+        }
+        if ca.country.len() != 2 || !ca.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(invalid("ca.country", &ca.country, "give a two-letter upper-case ISO 3166 country code such as US"));
+        }
+        if !(1..=36525).contains(&ca.root_days) {
+            return Err(invalid("ca.root_days", &ca.root_days.to_string(), "give 1 to 36525 days"));
+        }
+        if ca.intermediate_days == 0 || ca.intermediate_days > ca.root_days {
+            return Err(invalid("ca.intermediate_days", &ca.intermediate_days.to_string(), "give at least 1 day and no more than ca.root_days"));
+        }
+        if !(1..=4096).contains(&ca.crl_shards) {
+            return Err(invalid("ca.crl_shards", &ca.crl_shards.to_string(), "give 1 to 4096 shards"));
+        }
+        for (key, value) in [("ca.organization", &ca.organization), ("ca.root_common_name", &ca.root_common_name), ("ca.intermediate_common_name", &ca.intermediate_common_name)] {
+            if value.trim().is_empty() || value.len() > 64 {
+                return Err(invalid(key, value, "give 1 to 64 characters"));
+            }
+        }
+
+        let products = self.products.clone().unwrap_or_else(ProductCatalogue::default_products);
+        let catalogue = ProductCatalogue::new(products).map_err(|error| ConfigError::Invalid {
+            key: "products".to_owned(),
+            value: String::new(),
+            fix: error.to_string(),
+        })?;
+        let master_key_file = ca.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"));
+        Ok(Effective { settings: self, listen, public_url, catalogue, master_key_file })
+    }
+}
+
+impl Effective {
+    /// Renders the effective settings as TOML, with the master key (if given by environment)
+    /// shown only as set or unset.
+    pub fn to_toml(&self) -> String {
+        let mut settings = self.settings.clone();
+        settings.public_url = Some(self.public_url.clone());
+        settings.ca.master_key_file = Some(self.master_key_file.clone());
+        settings.products = Some(self.catalogue.products().to_vec());
+        let body = toml::to_string_pretty(&settings).unwrap_or_else(|error| format!("# rendering failed: {error}\n"));
+        let master_key = if std::env::var_os(ENV_MASTER_KEY).is_some() { "set (***)" } else { "not set" };
+        format!("# effective settings\n# {ENV_MASTER_KEY}: {master_key}\n{body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Effective, ConfigError> {
+        let settings: Settings = toml::from_str(text).map_err(|e| ConfigError::Parse { path: "test.toml".into(), detail: e.to_string() })?;
+        settings.validate()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let effective = parse("").unwrap();
+        assert_eq!(effective.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(effective.public_url, "http://127.0.0.1:8080");
+        assert_eq!(effective.master_key_file, PathBuf::from("certkeeper-data/master.key"));
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let error = parse("listne = \"127.0.0.1:1\"").unwrap_err().to_string();
+        assert!(error.contains("unknown field `listne`"), "{error}");
+        let error = parse("[ca]\nkey_algorthm = \"rsa2048\"").unwrap_err().to_string();
+        assert!(error.contains("key_algorthm"), "{error}");
+    }
+
+    #[test]
+    fn impossible_values_are_rejected() {
+        let error = parse("[ca]\nkey_algorithm = \"dsa\"").unwrap_err().to_string();
+        assert!(error.contains("dsa"), "{error}");
+        let error = parse("listen = \"localhost\"").unwrap_err().to_string();
+        assert!(error.contains("listen = \"localhost\""), "{error}");
+        let products = "[[products]]\nid = 9\nname = \"Long\"\nlevel = \"dv\"\nkey_algorithms = [\"rsa2048\"]\nvalidity_days = 500\nrevocation_policy = \"domain-validation\"\n";
+        let error = parse(products).unwrap_err().to_string();
+        assert!(error.contains("validity_days = 500"), "{error}");
+        assert!(error.contains("398"), "{error}");
+    }
+}
