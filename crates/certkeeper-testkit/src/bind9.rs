@@ -21,7 +21,7 @@ pub const TSIG_KEY_NAME: &str = "certkeeper-test-key";
 pub const TSIG_ALGORITHM: &str = "hmac-sha256";
 
 /// Negative-caching TTL in every SOA record, in seconds. It is long on purpose so that a
-/// validator that trusts a cached "no such record" answer fails the tests.
+/// validator that trusts a cached "no such record" response fails the tests.
 const NEGATIVE_TTL: u32 = 3600;
 
 /// Seconds to wait for `named` to answer after it starts.
@@ -39,7 +39,8 @@ impl Bind9Builder {
     /// domain as an empty zone, so that a CAA lookup climbing to `test` gets an answer instead
     /// of REFUSED.
     pub fn zone(mut self, zone: &str) -> Self {
-        self.zones.push(zone.trim_end_matches('.').to_ascii_lowercase());
+        self.zones
+            .push(zone.trim_end_matches('.').to_ascii_lowercase());
         self
     }
 
@@ -51,7 +52,7 @@ impl Bind9Builder {
         self
     }
 
-    /// Starts `named` and waits until it answers a SOA query for the first zone.
+    /// Starts `named` and waits until it answers a SOA query for every zone.
     ///
     /// # Panics
     ///
@@ -60,7 +61,10 @@ impl Bind9Builder {
         require_program(NAMED, "bind9");
         require_program("dig", "bind9-dnsutils");
         require_program("nsupdate", "bind9-dnsutils");
-        assert!(!self.zones.is_empty(), "a Bind9 fixture needs at least one zone");
+        assert!(
+            !self.zones.is_empty(),
+            "a Bind9 fixture needs at least one zone"
+        );
 
         let mut last_log = String::new();
         for _ in 0..3 {
@@ -91,7 +95,10 @@ impl Bind9 {
 
     /// Starts a server for the given zones, such as `["example.test", "example.net"]`.
     pub fn start(zones: &[&str]) -> Bind9 {
-        zones.iter().fold(Bind9::builder(), |builder, zone| builder.zone(zone)).start()
+        zones
+            .iter()
+            .fold(Bind9::builder(), |builder, zone| builder.zone(zone))
+            .start()
     }
 
     /// Returns the server's UDP and TCP address.
@@ -117,7 +124,10 @@ impl Bind9 {
     /// Adds one record by dynamic update, for example
     /// `add_record("_dnsauth.example.test", 300, "TXT", "\"value\"")`.
     pub fn add_record(&self, name: &str, ttl: u32, record_type: &str, rdata: &str) {
-        self.update(name, &format!("update add {name}. {ttl} IN {record_type} {rdata}"));
+        self.update(
+            name,
+            &format!("update add {name}. {ttl} IN {record_type} {rdata}"),
+        );
     }
 
     /// Deletes the records of one type at a name, or only the one with `rdata` when given.
@@ -132,12 +142,21 @@ impl Bind9 {
     /// Queries the server with `dig +short` and returns the answer lines.
     pub fn query(&self, name: &str, record_type: &str) -> Vec<String> {
         let output = Command::new("dig")
-            .args(["+short", "+time=2", "+tries=1", "-p", &self.port.to_string()])
+            .args([
+                "+short",
+                "+time=2",
+                "+tries=1",
+                "-p",
+                &self.port.to_string(),
+            ])
             .arg("@127.0.0.1")
             .args([name, record_type])
             .output()
             .expect("run dig");
-        String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned).collect()
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Sends one `nsupdate` command for the zone that contains `name`, signed with the
@@ -176,7 +195,10 @@ impl Bind9 {
     }
 
     fn try_start(settings: &Bind9Builder) -> Result<Bind9, String> {
-        let dir = tempfile::Builder::new().prefix("certkeeper-bind9-").tempdir().expect("create a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("certkeeper-bind9-")
+            .tempdir()
+            .expect("create a temporary directory");
         let port = free_port();
         let tsig_secret = random_secret();
         let zones = all_zones(&settings.zones);
@@ -191,11 +213,17 @@ impl Bind9 {
                 })
                 .collect();
             let serves_addresses = settings.zones.contains(zone);
-            std::fs::write(dir.path().join(format!("{zone}.zone")), zone_file(zone, serves_addresses, &records))
-                .expect("write a zone file");
+            std::fs::write(
+                dir.path().join(format!("{zone}.zone")),
+                zone_file(zone, serves_addresses, &records),
+            )
+            .expect("write a zone file");
         }
-        std::fs::write(dir.path().join("named.conf"), named_conf(dir.path(), port, &zones, &tsig_secret))
-            .expect("write named.conf");
+        std::fs::write(
+            dir.path().join("named.conf"),
+            named_conf(dir.path(), port, &zones, &tsig_secret),
+        )
+        .expect("write named.conf");
 
         let log_path = dir.path().join("named.log");
         let log = std::fs::File::create(&log_path).expect("create named.log");
@@ -208,13 +236,23 @@ impl Bind9 {
             .spawn()
             .unwrap_or_else(|error| panic!("failed to start {NAMED}: {error}"));
 
-        let mut server = Bind9 { child, dir, port, zones, tsig_secret };
+        let mut server = Bind9 {
+            child,
+            dir,
+            port,
+            zones,
+            tsig_secret,
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = server.child.try_wait() {
                 return Err(read_log(&log_path));
             }
-            if !server.query(&server.zones[0], "SOA").is_empty() {
+            let loaded = server
+                .zones
+                .iter()
+                .all(|zone| !server.query(zone, "SOA").is_empty());
+            if loaded {
                 return Ok(server);
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -313,7 +351,10 @@ mod tests {
     #[test]
     fn zone_for_picks_longest_suffix() {
         let zones = vec!["test".to_owned(), "example.test".to_owned()];
-        assert_eq!(zone_for(&zones, "a.b.example.test.").as_deref(), Some("example.test"));
+        assert_eq!(
+            zone_for(&zones, "a.b.example.test.").as_deref(),
+            Some("example.test")
+        );
         assert_eq!(zone_for(&zones, "other.test").as_deref(), Some("test"));
         assert_eq!(zone_for(&zones, "example.net"), None);
     }

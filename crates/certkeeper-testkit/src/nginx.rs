@@ -52,8 +52,20 @@ impl NginxBuilder {
     }
 
     /// Serves `body` at `path` for `host` over plain HTTP with the given content type.
-    pub fn http_file_with_type(self, host: &str, path: &str, body: impl Into<Vec<u8>>, content_type: &str) -> Self {
-        self.file(Scheme::Http, host, path, body.into(), Some(content_type.to_owned()))
+    pub fn http_file_with_type(
+        self,
+        host: &str,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+        content_type: &str,
+    ) -> Self {
+        self.file(
+            Scheme::Http,
+            host,
+            path,
+            body.into(),
+            Some(content_type.to_owned()),
+        )
     }
 
     /// Serves `body` at `path` for `host` over HTTPS with the self-signed certificate.
@@ -93,18 +105,37 @@ impl NginxBuilder {
         panic!("nginx did not start after 3 attempts; last error log:\n{last_log}");
     }
 
-    fn file(mut self, scheme: Scheme, host: &str, path: &str, body: Vec<u8>, content_type: Option<String>) -> Self {
-        assert!(path.starts_with('/'), "a file path must start with /: {path:?}");
-        self.site(scheme, host).files.push(File { path: path.to_owned(), body, content_type });
+    fn file(
+        mut self,
+        scheme: Scheme,
+        host: &str,
+        path: &str,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    ) -> Self {
+        assert!(
+            path.starts_with('/'),
+            "a file path must start with /: {path:?}"
+        );
+        self.site(scheme, host).files.push(File {
+            path: path.to_owned(),
+            body,
+            content_type,
+        });
         self
     }
 
     fn site(&mut self, scheme: Scheme, host: &str) -> &mut Site {
-        self.sites.entry((scheme, host.to_ascii_lowercase())).or_default()
+        self.sites
+            .entry((scheme, host.to_ascii_lowercase()))
+            .or_default()
     }
 
     fn try_start(&self) -> Result<Nginx, String> {
-        let dir = tempfile::Builder::new().prefix("certkeeper-nginx-").tempdir().expect("create a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("certkeeper-nginx-")
+            .tempdir()
+            .expect("create a temporary directory");
         let http_port = free_port();
         let https_port = free_port();
         write_self_signed_certificate(dir.path());
@@ -113,8 +144,12 @@ impl NginxBuilder {
         }
         for ((scheme, host), site) in &self.sites {
             for file in &site.files {
-                let path = dir.path().join(site_root(*scheme, host)).join(file.path.trim_start_matches('/'));
-                std::fs::create_dir_all(path.parent().expect("a file path has a parent")).expect("create a site directory");
+                let path = dir
+                    .path()
+                    .join(site_root(*scheme, host))
+                    .join(file.path.trim_start_matches('/'));
+                std::fs::create_dir_all(path.parent().expect("a file path has a parent"))
+                    .expect("create a site directory");
                 std::fs::write(&path, &file.body).expect("write a site file");
             }
         }
@@ -133,7 +168,12 @@ impl NginxBuilder {
             .spawn()
             .unwrap_or_else(|error| panic!("failed to start nginx: {error}"));
 
-        let mut server = Nginx { child, dir, http_port, https_port };
+        let mut server = Nginx {
+            child,
+            dir,
+            http_port,
+            https_port,
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = server.child.try_wait() {
@@ -199,7 +239,17 @@ fn site_root(scheme: Scheme, host: &str) -> String {
 
 fn write_self_signed_certificate(dir: &Path) {
     let output = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "1",
+        ])
         .args(["-subj", &format!("/CN={SELF_SIGNED_NAME}")])
         .args(["-addext", &format!("subjectAltName=DNS:{SELF_SIGNED_NAME}")])
         .arg("-keyout")
@@ -215,7 +265,12 @@ fn write_self_signed_certificate(dir: &Path) {
     );
 }
 
-fn nginx_conf(dir: &Path, http_port: u16, https_port: u16, sites: &BTreeMap<(Scheme, String), Site>) -> String {
+fn nginx_conf(
+    dir: &Path,
+    http_port: u16,
+    https_port: u16,
+    sites: &BTreeMap<(Scheme, String), Site>,
+) -> String {
     let dir = dir.display();
     // Running as root, nginx would start its workers as `nobody`, which cannot read the
     // temporary directory; `user root` keeps them as root. Non-root runs ignore it with a warning.
@@ -252,7 +307,10 @@ http {{
             Scheme::Https => format!("127.0.0.1:{https_port} ssl"),
         };
         let root = site_root(*scheme, host);
-        let _ = write!(text, "    server {{\n        listen {listen};\n        server_name {host};\n        root {dir}/{root};\n");
+        let _ = write!(
+            text,
+            "    server {{\n        listen {listen};\n        server_name {host};\n        root {dir}/{root};\n"
+        );
         if let Some((status, target)) = &site.redirect {
             let _ = writeln!(text, "        return {status} {target};");
         }

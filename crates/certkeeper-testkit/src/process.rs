@@ -11,8 +11,12 @@ use std::time::{Duration, Instant};
 /// servers retry with a new port when the server fails to bind.
 pub fn free_port() -> u16 {
     for _ in 0..100 {
-        let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a TCP socket on 127.0.0.1");
-        let port = tcp.local_addr().expect("local address of a bound socket").port();
+        let tcp =
+            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a TCP socket on 127.0.0.1");
+        let port = tcp
+            .local_addr()
+            .expect("local address of a bound socket")
+            .port();
         if UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
             return port;
         }
@@ -42,7 +46,10 @@ pub(crate) fn stop_child(child: &mut Child) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
