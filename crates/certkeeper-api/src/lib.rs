@@ -11,7 +11,11 @@
 //! * [`router`]: the axum router that ties these together and calls an [`ActionHandler`].
 //!
 //! The actions themselves live behind the [`ActionHandler`] trait, and API keys behind
-//! [`CredentialStore`].
+//! [`CredentialStore`]. The crate also provides both over certkeeper's store:
+//!
+//! * [`actions`]: [`ssl_actions`] builds an [`ActionRegistry`] of the query, metadata, download,
+//!   CSR and deployment actions; more actions are added with [`ActionRegistry::register`].
+//! * [`keys`]: API key creation and [`StoreCredentials`], which opens sealed SecretKeys.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -62,17 +66,21 @@
 //! ```
 
 pub mod action;
+pub mod actions;
 pub mod credentials;
 pub mod envelope;
 pub mod error;
+pub mod keys;
 pub mod params;
 pub mod router;
 pub mod state;
 pub mod tc3;
 
 pub use action::{ActionHandler, Language, RequestContext};
+pub use actions::{ActionRegistry, Services, download_router, ssl_actions};
 pub use credentials::{Credential, CredentialStore, CredentialStoreError, Role};
 pub use error::{ApiError, codes};
+pub use keys::{StoreCredentials, create_api_key};
 pub use params::{ParamValue, Params};
 pub use router::{API_VERSION, router};
 pub use state::{ApiConfig, ApiState, Clock, SystemClock};

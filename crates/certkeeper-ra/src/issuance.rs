@@ -65,6 +65,16 @@ pub fn new_certificate_id() -> String {
         .collect()
 }
 
+/// A leaf signed for an order.
+#[derive(Clone, Debug)]
+pub struct SignedLeaf {
+    pub serial: String,
+    pub issuer_id: i64,
+    pub der: Vec<u8>,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
 /// Issues certificates: policy checks, serial reservation, signing and storage.
 #[derive(Clone)]
 pub struct IssuanceService {
@@ -135,6 +145,39 @@ impl IssuanceService {
             tracing::info!(certificate_id = %record.id, serial = ?record.serial, domain = %record.domain, "certificate issued");
         }
         Ok(records)
+    }
+
+    /// Reserves a serial and signs the certificate of a stored order, with the product's
+    /// validity and level. The caller stores the result on the order.
+    pub async fn sign_for_order(
+        &self,
+        record: &CertificateRecord,
+        key: &certkeeper_pki::SubjectKey,
+        names: &[certkeeper_core::DnsName],
+        now: OffsetDateTime,
+    ) -> Result<SignedLeaf, IssueError> {
+        let product = self.catalogue.get(record.product_id)?;
+        product.check_issuable(key.algorithm())?;
+        let not_before = now;
+        let not_after = now + Duration::days(i64::from(product.validity_days)) - Duration::seconds(1);
+        let serial = certkeeper_ca::random_serial()?;
+        let reserved = [(serial.to_hex(), Some(record.id.clone()))];
+        self.store.reserve_serials(self.ca.intermediate_id(), &reserved, now.unix_timestamp()).await?;
+
+        let ca = Arc::clone(&self.ca);
+        let (key, names, level, signing_serial) = (key.clone(), names.to_vec(), product.level, serial.clone());
+        let der = tokio::task::spawn_blocking(move || {
+            ca.sign_leaf(&LeafRequest { key: &key, names: &names, serial: &signing_serial, not_before, not_after, level })
+        })
+        .await
+        .expect("signing task panicked")?;
+        Ok(SignedLeaf {
+            serial: serial.to_hex(),
+            issuer_id: self.ca.intermediate_id(),
+            der,
+            not_before: not_before.unix_timestamp(),
+            not_after: not_after.unix_timestamp(),
+        })
     }
 
     fn prepare(&self, request: IssueRequest, now: OffsetDateTime) -> Result<Prepared, IssueError> {

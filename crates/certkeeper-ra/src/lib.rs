@@ -2,5 +2,7 @@
 //! the intent, asks the CA to sign, and stores the result with its operation-log row.
 
 mod issuance;
+pub mod orders;
 
-pub use issuance::{IssuanceService, IssueError, IssueRequest, new_certificate_id};
+pub use issuance::{IssuanceService, IssueError, IssueRequest, SignedLeaf, new_certificate_id};
+pub use orders::{ApplyRequest, OrderError, OrderService, OrderSettings};

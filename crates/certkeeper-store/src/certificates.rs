@@ -131,7 +131,7 @@ impl Store {
     }
 }
 
-async fn insert_certificate_rows(tx: &mut SqliteConnection, records: &[CertificateRecord]) -> Result<(), StoreError> {
+pub(crate) async fn insert_certificate_rows(tx: &mut SqliteConnection, records: &[CertificateRecord]) -> Result<(), StoreError> {
     let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO certificates ({CERTIFICATE_COLUMNS}) "));
     builder.push_values(records, |mut row, record| {
         row.push_bind(&record.id)
@@ -164,7 +164,7 @@ async fn insert_certificate_rows(tx: &mut SqliteConnection, records: &[Certifica
     Ok(())
 }
 
-async fn insert_log_rows(tx: &mut SqliteConnection, records: &[CertificateRecord], log: &LogEntry<'_>) -> Result<(), StoreError> {
+pub(crate) async fn insert_log_rows(tx: &mut SqliteConnection, records: &[CertificateRecord], log: &LogEntry<'_>) -> Result<(), StoreError> {
     let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO operation_log (certificate_id, account_id, actor, action, from_status, to_status, detail, created_at) ",
     );
@@ -182,7 +182,7 @@ async fn insert_log_rows(tx: &mut SqliteConnection, records: &[CertificateRecord
     Ok(())
 }
 
-async fn append_log(
+pub(crate) async fn append_log(
     tx: &mut SqliteConnection,
     certificate_id: &str,
     account_id: Option<i64>,

@@ -10,6 +10,7 @@ mod certificates;
 mod error;
 mod issuers;
 mod listing;
+mod validations;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -22,6 +23,7 @@ pub use certificates::{LogEntry, OperationLogRow};
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
+pub use validations::{CheckOutcome, Issued, NewValidation, ValidationRow};
 
 /// File name of the SQLite database inside the data directory.
 pub const DATABASE_FILE: &str = "certkeeper.db";

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// Settings for domain validation checks.
@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 /// | `max_concurrent_checks` | 64 |
 /// | `connect_timeout` | 5 s |
 /// | `total_timeout` | 10 s for one file check including every redirect |
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ValidationConfig {
     /// Resolvers to query, as `host:port` with an IP address as host. They are tried in order
@@ -135,7 +135,7 @@ impl Default for ValidationConfig {
 /// # Defaults
 ///
 /// `zones` is empty, so every `DNS_AUTO` domain falls back to manual DNS.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DnsAutoConfig {
     /// The zones, one `[[dns_auto.zones]]` table each.
@@ -150,7 +150,7 @@ pub struct DnsAutoConfig {
 /// # Defaults
 ///
 /// `tsig_algorithm` is `hmac-sha256`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DnsAutoZone {
     /// Zone apex, such as `example.com`.
@@ -176,7 +176,7 @@ pub fn default_tsig_algorithm() -> TsigAlgorithmName {
 }
 
 /// A TSIG MAC algorithm that hickory-proto 0.26 can compute.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub enum TsigAlgorithmName {
     /// HMAC with SHA-256.
     #[serde(rename = "hmac-sha256")]
@@ -214,6 +214,13 @@ impl Secret {
     /// Returns the secret value. Callers must not log it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Serialises as `***`, so printed configurations never show the secret.
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("***")
     }
 }
 

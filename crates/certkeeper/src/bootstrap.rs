@@ -169,3 +169,23 @@ fn sealed(row: &IssuerRow) -> anyhow::Result<SealedIssuer> {
     let key_algorithm: KeyAlgorithm = row.key_algorithm.parse().map_err(anyhow::Error::msg)?;
     Ok(SealedIssuer { key_algorithm, certificate_der: row.certificate_der.clone(), sealed_key: row.sealed_key.clone() })
 }
+
+/// Builds the order service: issuance, the validator from `[validation]` and `[dns_auto]`, and
+/// the CAA identities.
+pub fn order_service(opened: &Opened, effective: &Effective) -> anyhow::Result<certkeeper_ra::OrderService> {
+    let issuance = certkeeper_ra::IssuanceService::new(
+        opened.store.clone(),
+        Arc::clone(&opened.ca),
+        Arc::new(effective.catalogue.clone()),
+    );
+    let validator = certkeeper_va::Validator::new(effective.settings.validation.clone(), &effective.settings.dns_auto)
+        .context("the [validation] or [dns_auto] settings are invalid")?;
+    let settings = certkeeper_ra::OrderSettings { caa_identities: effective.caa_identities.clone() };
+    Ok(certkeeper_ra::OrderService::new(
+        opened.store.clone(),
+        issuance,
+        Arc::new(validator),
+        Arc::clone(&opened.master_key),
+        settings,
+    ))
+}

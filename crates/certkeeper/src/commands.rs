@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Effective, Overrides, Settings};
-use crate::{CaCommand, Cli, Command, ConfigCommand, bootstrap, http};
+use crate::{CaCommand, Cli, Command, ConfigCommand, accounts, api, bootstrap, http};
 
 /// Logs to standard error; `RUST_LOG` sets the filter (default `info`).
 pub fn init_logging() {
@@ -34,6 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ca(CaCommand::Show) => ca_show(&effective).await,
         Command::Ca(CaCommand::Sign { csr, days, product }) => ca_sign(&effective, &csr, days, product).await,
+        Command::Account(command) => accounts::run_account(&effective, command).await,
+        Command::Key(command) => accounts::run_key(&effective, command).await,
     }
 }
 
@@ -48,11 +50,17 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     );
 
     let issuers = Arc::new(opened.store.issuers().await?);
-    let app = http::public_router(http::PublicState { issuers }).layer(tower_http::trace::TraceLayer::new_for_http());
+    let api = api::router(&opened, &effective, Arc::clone(&issuers));
+    let app = http::public_router(http::PublicState { issuers }).merge(api).layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(effective.listen)
         .await
         .with_context(|| format!("cannot listen on {}", effective.listen))?;
     tracing::info!(listen = %effective.listen, public_url = %effective.public_url, "listening");
+
+    let orders = bootstrap::order_service(&opened, &effective)?;
+    let scheduler_stop = Arc::new(tokio::sync::Notify::new());
+    let scheduler_stopped = Arc::clone(&scheduler_stop);
+    let scheduler = tokio::spawn(orders.run_scheduler(async move { scheduler_stopped.notified().await }));
 
     let grace = Duration::from_secs(effective.settings.http.shutdown_grace_seconds);
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -68,6 +76,10 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
                 Err(_) => tracing::warn!(grace_seconds = grace.as_secs(), "in-flight requests did not finish in time; closing anyway"),
             }
         }
+    }
+    scheduler_stop.notify_one();
+    if let Err(error) = scheduler.await {
+        tracing::error!(%error, "the validation scheduler ended abnormally");
     }
     opened.store.close().await;
     tracing::info!("stopped; database closed");

@@ -41,6 +41,12 @@ pub struct Settings {
     pub ca: CaSettings,
     #[serde(default)]
     pub http: HttpSettings,
+    /// Domain validation: resolvers, ports, timeouts, recheck schedule and token lifetime.
+    #[serde(default)]
+    pub validation: certkeeper_va::ValidationConfig,
+    /// Zones whose validation records certkeeper writes itself (RFC 2136 with TSIG).
+    #[serde(default)]
+    pub dns_auto: certkeeper_va::DnsAutoConfig,
     /// Product catalogue; when absent, the built-in default catalogue.
     #[serde(default)]
     pub products: Option<Vec<Product>>,
@@ -79,6 +85,10 @@ pub struct CaSettings {
     /// serial. Changing it later changes only the URLs of certificates issued afterwards.
     #[serde(default = "default_crl_shards")]
     pub crl_shards: u32,
+    /// Issuer domain names that CAA `issue` records must list for certkeeper to issue
+    /// (RFC 8659). Default: the host name of `public_url`.
+    #[serde(default)]
+    pub caa_identities: Vec<String>,
 }
 
 /// The `[http]` section.
@@ -156,6 +166,7 @@ impl Default for CaSettings {
             intermediate_days: default_intermediate_days(),
             master_key_file: None,
             crl_shards: default_crl_shards(),
+            caa_identities: Vec::new(),
         }
     }
 }
@@ -174,6 +185,8 @@ impl Default for Settings {
             public_url: None,
             ca: CaSettings::default(),
             http: HttpSettings::default(),
+            validation: certkeeper_va::ValidationConfig::default(),
+            dns_auto: certkeeper_va::DnsAutoConfig::default(),
             products: None,
         }
     }
@@ -206,6 +219,8 @@ pub struct Effective {
     pub public_url: String,
     pub catalogue: ProductCatalogue,
     pub master_key_file: PathBuf,
+    /// CAA issuer domains, with the default filled in.
+    pub caa_identities: Vec<String>,
 }
 
 impl Settings {
@@ -286,8 +301,24 @@ impl Settings {
             fix: error.to_string(),
         })?;
         let master_key_file = ca.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"));
-        Ok(Effective { settings: self, listen, public_url, catalogue, master_key_file })
+        let caa_identities = if ca.caa_identities.is_empty() {
+            vec![url_host(&public_url).to_ascii_lowercase()]
+        } else {
+            ca.caa_identities.iter().map(|identity| identity.to_ascii_lowercase()).collect()
+        };
+        Ok(Effective { settings: self, listen, public_url, catalogue, master_key_file, caa_identities })
     }
+}
+
+/// Returns the host of an `http(s)://host[:port][/path]` URL, without brackets or port.
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if let Some(bracketed) = authority.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or(bracketed);
+    }
+    authority.split(':').next().unwrap_or(authority)
 }
 
 impl Effective {
@@ -298,6 +329,7 @@ impl Effective {
         settings.public_url = Some(self.public_url.clone());
         settings.ca.master_key_file = Some(self.master_key_file.clone());
         settings.products = Some(self.catalogue.products().to_vec());
+        settings.ca.caa_identities = self.caa_identities.clone();
         let body = toml::to_string_pretty(&settings).unwrap_or_else(|error| format!("# rendering failed: {error}\n"));
         let master_key = if std::env::var_os(ENV_MASTER_KEY).is_some() { "set (***)" } else { "not set" };
         format!("# effective settings\n# {ENV_MASTER_KEY}: {master_key}\n{body}")
@@ -319,6 +351,14 @@ mod tests {
         assert_eq!(effective.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(effective.public_url, "http://127.0.0.1:8080");
         assert_eq!(effective.master_key_file, PathBuf::from("certkeeper-data/master.key"));
+    }
+
+    #[test]
+    fn caa_identity_defaults_to_public_url_host() {
+        let effective = parse("public_url = \"https://PKI.example.test:8443/base\"").unwrap();
+        assert_eq!(effective.caa_identities, ["pki.example.test"]);
+        let effective = parse("[ca]\ncaa_identities = [\"ca.example.net\"]").unwrap();
+        assert_eq!(effective.caa_identities, ["ca.example.net"]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! `certkeeper`: the self-hosted certificate service and its operator commands.
 
+mod accounts;
+mod api;
 mod bootstrap;
 mod commands;
 mod config;
@@ -41,6 +43,54 @@ enum Command {
     /// Inspect and use the certificate authority.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Manage API accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage the API keys (SecretId and SecretKey) of an account.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account and its first API key, and print the SecretId and SecretKey.
+    Create {
+        /// Unique account name.
+        name: String,
+        /// Permission level: user, reviewer or admin.
+        #[arg(long, default_value = "user", value_name = "ROLE")]
+        role: String,
+        /// Print {"account_id", "secret_id", "secret_key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create another API key for an account and print its SecretId and SecretKey.
+    Create {
+        /// Account name.
+        #[arg(long, value_name = "NAME")]
+        account: String,
+        /// Print {"account_id", "secret_id", "secret_key"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the SecretIds of an account; SecretKeys are never shown.
+    List {
+        /// Account name.
+        #[arg(long, value_name = "NAME")]
+        account: String,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an API key, so requests signed with it are rejected.
+    Disable {
+        /// SecretId of the key.
+        secret_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,27 @@
+//! The Tencent Cloud API endpoint (`POST /` and `GET /`) and its download links.
+
+use std::sync::Arc;
+
+use axum::Router;
+use certkeeper_api::{ApiState, Services, StoreCredentials, download_router, ssl_actions};
+
+use crate::bootstrap::Opened;
+use crate::config::Effective;
+
+/// Builds the API router and the download-link router, merged.
+///
+/// The API router returns an API error for every path that no other route matches, so routers
+/// merged with the result keep their own routes (`/healthz`, `/ca/...`).
+pub fn router(opened: &Opened, effective: &Effective, issuers: Arc<Vec<certkeeper_store::IssuerRow>>) -> Router {
+    let services = Arc::new(Services::new(
+        opened.store.clone(),
+        Arc::clone(&opened.master_key),
+        Arc::new(effective.catalogue.clone()),
+        issuers,
+        &effective.public_url,
+    ));
+    let credentials = Arc::new(StoreCredentials::new(opened.store.clone(), Arc::clone(&opened.master_key)));
+    let actions = Arc::new(ssl_actions(Arc::clone(&services)));
+    let state = ApiState::new(credentials, actions);
+    download_router(services).merge(certkeeper_api::router(state))
+}
