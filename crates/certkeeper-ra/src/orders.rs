@@ -192,7 +192,11 @@ impl OrderService {
         };
         let validations: Vec<NewValidation> = challenges
             .iter()
-            .map(|challenge| new_validation(challenge, PURPOSE_ISSUE, first_check, (now + lifetime).unix_timestamp()))
+            .map(|challenge| {
+                let mut validation = new_validation(challenge, PURPOSE_ISSUE, first_check, (now + lifetime).unix_timestamp());
+                validation.remove_after_issue = request.delete_dns_auto_record && method == ValidationMethod::DnsAuto;
+                validation
+            })
             .collect();
         let actor = format!("account:{}", request.account_id);
         let log = LogEntry { actor: &actor, action: "apply", detail: &request.domain, at };
@@ -326,17 +330,19 @@ impl OrderService {
         };
         self.store.complete_issuance(id, record.status, &issued, &log).await?;
         tracing::info!(certificate_id = %id, serial = %signed.serial, "certificate issued");
-        self.cleanup_dns_auto(&record).await;
+        self.cleanup_dns_auto(&record, true).await;
         self.store.certificate(id).await?.ok_or_else(|| OrderError::NotFound { id: id.to_owned() })
     }
 
-    async fn cleanup_dns_auto(&self, record: &CertificateRecord) {
+    /// Deletes the DNS_AUTO records of an order: after issuance only those the applicant asked
+    /// to delete (`DeleteDnsAutoRecord`), after cancellation all of them.
+    async fn cleanup_dns_auto(&self, record: &CertificateRecord, only_requested: bool) {
         if record.validation_method != ValidationMethod::DnsAuto {
             return;
         }
         let Ok(rows) = self.store.validations_of(&record.id, PURPOSE_ISSUE).await else { return };
-        for row in rows {
-            let Ok(challenge) = challenge_from_row(&row) else { continue };
+        for row in rows.iter().filter(|row| row.remove_after_issue || !only_requested) {
+            let Ok(challenge) = challenge_from_row(row) else { continue };
             if let Err(error) = self.validator.remove_dns_auto(&challenge).await {
                 tracing::warn!(certificate_id = %record.id, domain = %row.domain, %error, "removing the validation record failed");
             }
@@ -362,7 +368,7 @@ impl OrderService {
         let log = LogEntry { actor, action: "cancel", detail: "", at: now.unix_timestamp() };
         self.store.change_status(id, record.status, CertificateStatus::Cancelled, "", &log).await?;
         self.store.close_validations(id, PURPOSE_ISSUE, "invalid").await?;
-        self.cleanup_dns_auto(&record).await;
+        self.cleanup_dns_auto(&record, false).await;
         Ok(())
     }
 
@@ -406,6 +412,7 @@ fn new_validation(challenge: &Challenge, purpose: &str, next_check_at: i64, expi
         sub_domain: challenge.sub_domain.clone(),
         token: challenge.value.clone(),
         path: challenge.path.clone(),
+        remove_after_issue: false,
         next_check_at,
         expires_at,
     }

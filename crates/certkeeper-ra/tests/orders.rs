@@ -176,6 +176,12 @@ async fn dns_auto_order_publishes_and_removes_record() {
     let issued = fixture.store.certificate(&record.id).await.unwrap().unwrap();
     assert_eq!(issued.status, CertificateStatus::Issued);
     assert!(bind.query("_dnsauth.api.example.test", "TXT").is_empty(), "the record is removed after issuance");
+
+    let keep = ApplyRequest { delete_dns_auto_record: false, ..apply_request("keep.example.test", ValidationMethod::DnsAuto) };
+    let record = orders.apply(keep, OffsetDateTime::now_utc()).await.unwrap();
+    orders.check_order(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(fixture.store.certificate(&record.id).await.unwrap().unwrap().status, CertificateStatus::Issued);
+    assert_eq!(bind.query("_dnsauth.keep.example.test", "TXT").len(), 1, "without DeleteDnsAutoRecord the record stays");
 }
 
 #[tokio::test]

@@ -16,6 +16,8 @@ pub struct NewValidation {
     pub sub_domain: String,
     pub token: String,
     pub path: String,
+    /// DNS_AUTO: delete the record once the certificate is issued.
+    pub remove_after_issue: bool,
     pub next_check_at: i64,
     pub expires_at: i64,
 }
@@ -33,6 +35,7 @@ pub struct ValidationRow {
     pub sub_domain: String,
     pub token: String,
     pub path: String,
+    pub remove_after_issue: bool,
     pub state: String,
     pub attempts: i64,
     pub next_check_at: i64,
@@ -179,8 +182,8 @@ async fn insert_validation_rows(tx: &mut sqlx::SqliteConnection, certificate_id:
     for validation in validations {
         sqlx::query(
             "INSERT INTO validations (certificate_id, purpose, domain, method, verify_type, record_key, sub_domain, \
-             token, path, state, next_check_at, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $10)",
+             token, path, remove_after_issue, state, next_check_at, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $11)",
         )
         .bind(certificate_id)
         .bind(&validation.purpose)
@@ -191,6 +194,7 @@ async fn insert_validation_rows(tx: &mut sqlx::SqliteConnection, certificate_id:
         .bind(&validation.sub_domain)
         .bind(&validation.token)
         .bind(&validation.path)
+        .bind(validation.remove_after_issue)
         .bind(validation.next_check_at)
         .bind(validation.expires_at)
         .execute(&mut *tx)

@@ -12,6 +12,8 @@ CREATE TABLE validations (
     sub_domain     TEXT NOT NULL,
     token          TEXT NOT NULL,
     path           TEXT NOT NULL,
+    -- DNS_AUTO: delete the record once the certificate is issued.
+    remove_after_issue INTEGER NOT NULL DEFAULT 0,
     state          TEXT NOT NULL,            -- 'pending', 'valid', 'invalid' or 'expired'
     attempts       INTEGER NOT NULL DEFAULT 0,
     next_check_at  INTEGER NOT NULL,
