@@ -14,7 +14,7 @@ pub const MAX_LABEL_LENGTH: usize = 63;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DnsName(String);
 
-/// Why a name cannot go into a certificate.
+/// Error from checking a DNS name for a certificate.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NameError {

@@ -94,7 +94,7 @@ pub struct Product {
     pub dangerous_skip_domain_validation: bool,
 }
 
-/// Why a product definition or a request against it is not acceptable.
+/// Error from a product definition, or from a request the product does not allow.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProductError {

@@ -27,7 +27,7 @@ pub struct CheckedCsr {
     pub der: Vec<u8>,
 }
 
-/// Why a CSR was rejected. Each message names the value at fault and what is accepted.
+/// Rejection of a CSR. Each message names the value at fault and what is accepted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CsrError {

@@ -18,7 +18,7 @@ pub struct CertificateSummary {
     pub is_ca: bool,
 }
 
-/// Why a certificate could not be described.
+/// Error from parsing a certificate for its summary.
 #[derive(Debug, thiserror::Error)]
 #[error("the certificate does not parse as X.509 DER: {detail}")]
 pub struct DescribeError {

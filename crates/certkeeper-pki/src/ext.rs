@@ -15,7 +15,7 @@ pub const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
 const OID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
 const OID_AD_CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
 
-/// Why an extension could not be encoded.
+/// Error from encoding an extension.
 #[derive(Debug, thiserror::Error)]
 #[error("encoding the {extension} extension failed: {detail}")]
 pub struct ExtensionError {

@@ -4,7 +4,7 @@ use certkeeper_core::KeyAlgorithm;
 use rcgen::{KeyPair, PublicKeyData, RsaKeySize, SignatureAlgorithm, SigningKey};
 use zeroize::Zeroizing;
 
-/// Why a key could not be generated or loaded.
+/// Error from generating or loading a key.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {

@@ -18,7 +18,7 @@ const ANY_POLICY: &str = "2.5.29.32.0";
 /// Longest CN value allowed by X.520 ub-common-name (RFC 5280 Appendix A.1).
 const MAX_COMMON_NAME_LENGTH: usize = 64;
 
-/// Why a certificate could not be built.
+/// Error from building a certificate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProfileError {

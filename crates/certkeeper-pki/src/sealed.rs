@@ -17,7 +17,7 @@ pub struct MasterKey {
     bytes: Zeroizing<[u8; MASTER_KEY_LENGTH]>,
 }
 
-/// Why a value could not be sealed or opened.
+/// Error from sealing or opening a value.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SealError {

@@ -33,7 +33,7 @@ const SCHEDULER_BATCH: i64 = 256;
 /// How often the scheduler looks for due validations.
 const SCHEDULER_TICK: Duration = Duration::from_secs(1);
 
-/// Why an order could not be made or advanced.
+/// Error from creating or advancing an order.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OrderError {
