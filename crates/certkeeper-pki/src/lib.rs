@@ -3,10 +3,12 @@
 //! This crate builds and parses DER; it performs no I/O and reads no clock. Signing goes
 //! through rcgen's `SigningKey`, so a hardware-backed key can take the place of [`keys::SigningKeyPair`].
 
+pub mod crl;
 pub mod csr;
 pub mod describe;
 pub mod ext;
 pub mod keys;
+pub mod ocsp;
 pub mod profile;
 pub mod sealed;
 

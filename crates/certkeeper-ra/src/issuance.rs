@@ -1,6 +1,6 @@
 //! Issuance: product policy, serial reservation, signing and storage.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use certkeeper_ca::{CaError, CertificateAuthority, LeafRequest};
 use certkeeper_core::product::MAX_VALIDITY_DAYS;
@@ -75,12 +75,20 @@ pub struct SignedLeaf {
     pub not_after: i64,
 }
 
+/// Reserved serials held for later batches, at most this many.
+const MAX_POOLED_SERIALS: usize = 10_000;
+
 /// Issues certificates: policy checks, serial reservation, signing and storage.
 #[derive(Clone)]
 pub struct IssuanceService {
     store: Store,
     ca: Arc<CertificateAuthority>,
     catalogue: Arc<ProductCatalogue>,
+    /// Serials already committed to the `serials` table (without a certificate id) and not yet
+    /// signed with. Each batch takes its serials from here and reserves as many for the next
+    /// batch in the transaction that stores it. Serials left here when the process stops are
+    /// never used, which wastes them but never reuses one.
+    reserved: Arc<Mutex<Vec<certkeeper_core::SerialNumber>>>,
 }
 
 /// A request that passed policy and is ready to be signed.
@@ -95,7 +103,7 @@ struct Prepared {
 
 impl IssuanceService {
     pub fn new(store: Store, ca: Arc<CertificateAuthority>, catalogue: Arc<ProductCatalogue>) -> Self {
-        IssuanceService { store, ca, catalogue }
+        IssuanceService { store, ca, catalogue, reserved: Arc::new(Mutex::new(Vec::new())) }
     }
 
     /// Returns the product catalogue.
@@ -114,10 +122,12 @@ impl IssuanceService {
         Ok(records.remove(0))
     }
 
-    /// Issues many certificates with two commits in all: one that reserves every serial and
-    /// one that stores every certificate with its log row. Signing runs on the blocking pool,
-    /// split across the available cores. Any policy failure rejects the whole batch before
-    /// anything is stored.
+    /// Issues many certificates with one commit in the steady state. Every serial is committed
+    /// to the `serials` table before it is signed with: a batch takes serials that an earlier
+    /// batch reserved, reserves any it lacks in a commit of its own, and stores its certificates
+    /// with their log rows together with the serials for the next batch. Signing runs on the
+    /// blocking pool, split across the available cores. Any policy failure rejects the whole
+    /// batch before anything is stored.
     pub async fn issue_batch(&self, requests: Vec<IssueRequest>, now: OffsetDateTime) -> Result<Vec<CertificateRecord>, IssueError> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         if requests.is_empty() {
@@ -127,24 +137,55 @@ impl IssuanceService {
         for request in requests {
             prepared.push(self.prepare(request, now)?);
         }
-
-        let serials: Vec<(String, Option<String>)> =
-            prepared.iter().map(|p| (p.serial.to_hex(), Some(p.record.id.clone()))).collect();
-        self.store.reserve_serials(self.ca.intermediate_id(), &serials, now.unix_timestamp()).await?;
+        self.assign_reserved_serials(&mut prepared, now).await?;
 
         // A batch is written with one log entry shape, taken from its first request.
         let (actor, detail) = match prepared.first() {
             Some(first) => (first.request.actor.clone(), first.request.detail.clone()),
             None => return Ok(Vec::new()),
         };
+        let count = prepared.len();
         let prepared = self.sign_all(prepared).await?;
         let records: Vec<CertificateRecord> = prepared.into_iter().map(|p| p.record).collect();
         let log = LogEntry { actor: &actor, action: "issued", detail: &detail, at: now.unix_timestamp() };
-        self.store.insert_certificates(&records, &log).await?;
+
+        let room = MAX_POOLED_SERIALS.saturating_sub(self.lock_reserved().len());
+        let next: Vec<certkeeper_core::SerialNumber> =
+            (0..count.min(room)).map(|_| certkeeper_ca::random_serial()).collect::<Result<_, _>>()?;
+        let next_rows: Vec<(String, Option<String>)> = next.iter().map(|serial| (serial.to_hex(), None)).collect();
+        self.store.insert_certificates_and_reserve(&records, &log, self.ca.intermediate_id(), &next_rows).await?;
+        self.lock_reserved().extend(next);
         for record in &records {
             tracing::info!(certificate_id = %record.id, serial = ?record.serial, domain = %record.domain, "certificate issued");
         }
         Ok(records)
+    }
+
+    fn lock_reserved(&self) -> std::sync::MutexGuard<'_, Vec<certkeeper_core::SerialNumber>> {
+        // Every update of the pool is a single call, so a panicked holder leaves it consistent.
+        self.reserved.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Gives each prepared certificate a committed serial: one from the pool where available,
+    /// otherwise its own random serial, reserved here in one commit for the whole batch.
+    async fn assign_reserved_serials(&self, prepared: &mut [Prepared], now: OffsetDateTime) -> Result<(), IssueError> {
+        let pooled: Vec<certkeeper_core::SerialNumber> = {
+            let mut reserved = self.lock_reserved();
+            let take = prepared.len().min(reserved.len());
+            let start = reserved.len() - take;
+            reserved.drain(start..).collect()
+        };
+        let pooled_count = pooled.len();
+        for (item, serial) in prepared.iter_mut().zip(pooled) {
+            item.record.serial = Some(serial.to_hex());
+            item.serial = serial;
+        }
+        let missing: Vec<(String, Option<String>)> =
+            prepared[pooled_count..].iter().map(|p| (p.serial.to_hex(), Some(p.record.id.clone()))).collect();
+        if !missing.is_empty() {
+            self.store.reserve_serials(self.ca.intermediate_id(), &missing, now.unix_timestamp()).await?;
+        }
+        Ok(())
     }
 
     /// Reserves a serial and signs the certificate of a stored order, with the product's

@@ -372,27 +372,45 @@ impl OrderService {
         Ok(())
     }
 
-    /// Rechecks due validations until `shutdown` completes: every second it picks orders with a
-    /// validation whose next check time has come and checks them concurrently (the validator
-    /// bounds how many checks run at once).
+    /// Rechecks due validations until `shutdown` completes. Each pass picks up to 256 orders
+    /// with a validation whose next check time has come and checks them concurrently (the
+    /// validator bounds how many checks run at once). Passes follow each other at once while
+    /// they are full, and once a second otherwise.
     pub async fn run_scheduler(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             let now = OffsetDateTime::now_utc();
+            let mut full_batch = false;
             match self.store.certificates_with_due_validations(now.unix_timestamp(), SCHEDULER_BATCH).await {
                 Ok(ids) => {
+                    full_batch = ids.len() as i64 == SCHEDULER_BATCH;
                     let mut tasks = tokio::task::JoinSet::new();
                     for id in ids {
                         let service = self.clone();
                         tasks.spawn(async move {
-                            if let Err(error) = service.check_order(&id, now).await {
+                            let result = service.check_order(&id, now).await;
+                            if let Err(error) = &result {
                                 tracing::warn!(certificate_id = %id, %error, "scheduled validation check failed");
                             }
+                            result.is_ok()
                         });
                     }
-                    while tasks.join_next().await.is_some() {}
+                    // Orders whose check failed keep their due time, so a pass with failures
+                    // waits for the tick instead of picking them again at once.
+                    while let Some(joined) = tasks.join_next().await {
+                        if !matches!(joined, Ok(true)) {
+                            full_batch = false;
+                        }
+                    }
                 }
                 Err(error) => tracing::error!(%error, "listing due validations failed"),
+            }
+            // A full batch means more work is due, so the next pass starts at once.
+            if full_batch {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::task::yield_now() => continue,
+                }
             }
             tokio::select! {
                 () = &mut shutdown => return,

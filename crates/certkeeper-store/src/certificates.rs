@@ -41,14 +41,27 @@ const CERTIFICATE_COLUMNS: &str = "id, account_id, product_id, status, status_me
 impl Store {
     /// Records serials before the CA signs with them; a duplicate fails the whole batch.
     pub async fn reserve_serials(&self, issuer_id: i64, serials: &[(String, Option<String>)], at: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for chunk in serials.chunks(ROWS_PER_STATEMENT) {
-            let mut builder: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO serials (serial, issuer_id, certificate_id, created_at) ");
-            builder.push_values(chunk, |mut row, (serial, certificate_id)| {
-                row.push_bind(serial).push_bind(issuer_id).push_bind(certificate_id).push_bind(at);
-            });
-            builder.build().execute(&mut *tx).await?;
+        let mut tx = self.writer.begin().await?;
+        insert_serial_rows(&mut tx, issuer_id, serials, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts certificates with one operation-log row each and records `reserve` as serials for
+    /// later certificates, all in one transaction, so that issuing in batches costs one commit
+    /// per batch. A duplicate serial fails the whole transaction.
+    pub async fn insert_certificates_and_reserve(
+        &self,
+        records: &[CertificateRecord],
+        log: &LogEntry<'_>,
+        issuer_id: i64,
+        reserve: &[(String, Option<String>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        insert_serial_rows(&mut tx, issuer_id, reserve, log.at).await?;
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            insert_certificate_rows(&mut tx, chunk).await?;
+            insert_log_rows(&mut tx, chunk, log).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -61,7 +74,7 @@ impl Store {
 
     /// Inserts certificates with one operation-log row each, all in one transaction.
     pub async fn insert_certificates(&self, records: &[CertificateRecord], log: &LogEntry<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             insert_certificate_rows(&mut tx, chunk).await?;
             insert_log_rows(&mut tx, chunk, log).await?;
@@ -129,6 +142,23 @@ impl Store {
             .fetch_all(&self.pool)
             .await?)
     }
+}
+
+async fn insert_serial_rows(
+    tx: &mut SqliteConnection,
+    issuer_id: i64,
+    serials: &[(String, Option<String>)],
+    at: i64,
+) -> Result<(), StoreError> {
+    for chunk in serials.chunks(ROWS_PER_STATEMENT) {
+        let mut builder: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO serials (serial, issuer_id, certificate_id, created_at) ");
+        builder.push_values(chunk, |mut row, (serial, certificate_id)| {
+            row.push_bind(serial).push_bind(issuer_id).push_bind(certificate_id).push_bind(at);
+        });
+        builder.build().execute(&mut *tx).await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn insert_certificate_rows(tx: &mut SqliteConnection, records: &[CertificateRecord]) -> Result<(), StoreError> {

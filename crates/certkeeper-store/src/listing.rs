@@ -68,11 +68,11 @@ pub struct CertificateFilter {
 }
 
 impl CertificateFilter {
-    /// Returns true when only the account is restricted, so the stored counter gives the total.
-    fn is_account_only(&self) -> bool {
+    /// Returns true when only the account and the statuses are restricted, so the stored
+    /// counters give the total.
+    fn is_counted_by_status(&self) -> bool {
         self.search.is_none()
             && self.project_id.is_none()
-            && self.statuses.is_empty()
             && self.source.is_none()
             && self.ids.is_none()
             && self.shangmi.is_none()
@@ -81,6 +81,26 @@ impl CertificateFilter {
             && self.deployable.is_none()
             && !self.pending_issue
             && !self.match_nothing
+    }
+
+    /// Pushes a query that returns the number of matching certificates: a sum of stored counters
+    /// when they cover the filter, otherwise `count(*)` over the matching rows.
+    fn push_count(&self, builder: &mut QueryBuilder<Sqlite>) {
+        if let (Some(account_id), true) = (self.account_id, self.is_counted_by_status()) {
+            builder.push("SELECT coalesce(sum(total), 0) FROM account_status_counts WHERE account_id = ");
+            builder.push_bind(account_id);
+            if !self.statuses.is_empty() {
+                builder.push(" AND status IN (");
+                let mut separated = builder.separated(", ");
+                for status in &self.statuses {
+                    separated.push_bind(i64::from(status.code()));
+                }
+                builder.push(")");
+            }
+            return;
+        }
+        builder.push("SELECT count(*) FROM certificates");
+        self.push_conditions(builder);
     }
 
     fn push_conditions(&self, builder: &mut QueryBuilder<Sqlite>) {
@@ -147,6 +167,18 @@ impl CertificateFilter {
     }
 }
 
+/// Appends `LIMIT` and `OFFSET` as integer literals.
+///
+/// SQLite 3.54 (the version libsqlite3-sys bundles) marks a statement whose LIMIT is a bound
+/// parameter for re-preparation whenever that parameter is bound again, so a cached statement
+/// with `LIMIT $n` was compiled anew on every execution. Literals keep the cached plan, at the
+/// price of one cached statement per distinct page size and offset.
+fn push_limit(builder: &mut QueryBuilder<Sqlite>, limit: u64, offset: u64) {
+    let limit = limit.min(i64::MAX as u64);
+    let offset = offset.min(i64::MAX as u64);
+    builder.push(format!(" LIMIT {limit} OFFSET {offset}"));
+}
+
 /// Escapes `%`, `_` and the escape character itself for a `LIKE ... ESCAPE '\'` pattern.
 fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -192,6 +224,9 @@ const CSR_COLUMNS: &str = "id, account_id, domain, organization, department, ema
 
 impl Store {
     /// Returns one page of certificates matching `filter` and the number of all matches.
+    ///
+    /// The page and the count come from one statement, whose count is an uncorrelated scalar
+    /// subquery that SQLite evaluates once. Only a page past the last match costs a second query.
     pub async fn list_certificates(
         &self,
         filter: &CertificateFilter,
@@ -199,33 +234,31 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<CertificateRecord>), StoreError> {
-        let total = self.count_certificates_matching(filter).await?;
-        if limit == 0 || offset >= total {
-            return Ok((total, Vec::new()));
+        if limit == 0 {
+            return Ok((self.count_certificates_matching(filter).await?, Vec::new()));
         }
-        let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {SUMMARY_COLUMNS} FROM certificates"));
+        let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT (");
+        filter.push_count(&mut builder);
+        builder.push(format!(") AS total_count, {SUMMARY_COLUMNS} FROM certificates"));
         filter.push_conditions(&mut builder);
         builder.push(match order {
             CertificateOrder::Newest => " ORDER BY created_at DESC, id DESC",
             CertificateOrder::ExpiryAscending => " ORDER BY not_after ASC, id ASC",
             CertificateOrder::ExpiryDescending => " ORDER BY not_after DESC, id DESC",
         });
-        builder.push(" LIMIT ").push_bind(limit as i64).push(" OFFSET ").push_bind(offset.min(i64::MAX as u64) as i64);
+        push_limit(&mut builder, limit, offset);
         let rows = builder.build().fetch_all(&self.pool).await?;
+        let Some(first) = rows.first() else {
+            return Ok((self.count_certificates_matching(filter).await?, Vec::new()));
+        };
+        let total: i64 = first.try_get("total_count")?;
         let records = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok((total, records))
+        Ok((total.max(0) as u64, records))
     }
 
     async fn count_certificates_matching(&self, filter: &CertificateFilter) -> Result<u64, StoreError> {
-        if let (Some(account_id), true) = (filter.account_id, filter.is_account_only()) {
-            let total: Option<(i64,)> = sqlx::query_as("SELECT total FROM account_certificate_counts WHERE account_id = $1")
-                .bind(account_id)
-                .fetch_optional(&self.pool)
-                .await?;
-            return Ok(total.map_or(0, |(total,)| total.max(0) as u64));
-        }
-        let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT count(*) FROM certificates");
-        filter.push_conditions(&mut builder);
+        let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new("");
+        filter.push_count(&mut builder);
         let (count,): (i64,) = builder.build_query_as().fetch_one(&self.pool).await?;
         Ok(count.max(0) as u64)
     }
@@ -313,8 +346,8 @@ impl Store {
 
         let mut page: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM operation_log");
         push_conditions(&mut page);
-        page.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit as i64);
-        page.push(" OFFSET ").push_bind(offset.min(i64::MAX as u64) as i64);
+        page.push(" ORDER BY created_at DESC, id DESC");
+        push_limit(&mut page, limit, offset);
         let rows = page.build_query_as().fetch_all(&self.pool).await?;
         Ok((total.max(0) as u64, rows))
     }
@@ -383,8 +416,8 @@ impl Store {
 
         let mut page: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {CSR_COLUMNS} FROM csrs"));
         push_conditions(&mut page);
-        page.push(" ORDER BY id DESC LIMIT ").push_bind(limit as i64);
-        page.push(" OFFSET ").push_bind(offset.min(i64::MAX as u64) as i64);
+        page.push(" ORDER BY id DESC");
+        push_limit(&mut page, limit, offset);
         let rows = page.build_query_as().fetch_all(&self.pool).await?;
         Ok((total.max(0) as u64, rows))
     }

@@ -8,18 +8,25 @@ use certkeeper_api::{ApiState, Services, StoreCredentials, download_router, ssl_
 use crate::bootstrap::Opened;
 use crate::config::Effective;
 
-/// Builds the API router and the download-link router, merged.
+/// Builds the API router, with the order actions on `orders`, and the download-link router,
+/// merged.
 ///
 /// The API router returns an API error for every path that no other route matches, so routers
 /// merged with the result keep their own routes (`/healthz`, `/ca/...`).
-pub fn router(opened: &Opened, effective: &Effective, issuers: Arc<Vec<certkeeper_store::IssuerRow>>) -> Router {
-    let services = Arc::new(Services::new(
+pub fn router(
+    opened: &Opened,
+    effective: &Effective,
+    issuers: Arc<Vec<certkeeper_store::IssuerRow>>,
+    orders: certkeeper_ra::OrderService,
+) -> Router {
+    let services = Services::new(
         opened.store.clone(),
         Arc::clone(&opened.master_key),
         Arc::new(effective.catalogue.clone()),
         issuers,
         &effective.public_url,
-    ));
+    );
+    let services = Arc::new(services.with_orders(orders));
     let credentials = Arc::new(StoreCredentials::new(opened.store.clone(), Arc::clone(&opened.master_key)));
     let actions = Arc::new(ssl_actions(Arc::clone(&services)));
     let state = ApiState::new(credentials, actions);

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Effective, Overrides, Settings};
-use crate::{CaCommand, Cli, Command, ConfigCommand, accounts, api, bootstrap, http};
+use crate::{CaCommand, Cli, Command, ConfigCommand, accounts, api, bootstrap, client, http};
 
 /// Logs to standard error; `RUST_LOG` sets the filter (default `info`).
 pub fn init_logging() {
@@ -20,6 +20,10 @@ pub fn init_logging() {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // The client talks to a server and reads no server configuration.
+    if let Command::Client(args) = cli.command {
+        return client::run(args).await;
+    }
     let mut overrides = Overrides { data_dir: cli.data_dir.clone(), ..Overrides::default() };
     if let Command::Serve { listen, public_url } = &cli.command {
         overrides.listen = listen.clone();
@@ -36,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ca(CaCommand::Sign { csr, days, product }) => ca_sign(&effective, &csr, days, product).await,
         Command::Account(command) => accounts::run_account(&effective, command).await,
         Command::Key(command) => accounts::run_key(&effective, command).await,
+        Command::Client(args) => client::run(args).await,
     }
 }
 
@@ -49,15 +54,15 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
         "certificate authority loaded"
     );
 
+    let orders = bootstrap::order_service(&opened, &effective)?;
     let issuers = Arc::new(opened.store.issuers().await?);
-    let api = api::router(&opened, &effective, Arc::clone(&issuers));
+    let api = api::router(&opened, &effective, Arc::clone(&issuers), orders.clone());
     let app = http::public_router(http::PublicState { issuers }).merge(api).layer(tower_http::trace::TraceLayer::new_for_http());
     let listener = tokio::net::TcpListener::bind(effective.listen)
         .await
         .with_context(|| format!("cannot listen on {}", effective.listen))?;
     tracing::info!(listen = %effective.listen, public_url = %effective.public_url, "listening");
 
-    let orders = bootstrap::order_service(&opened, &effective)?;
     let scheduler_stop = Arc::new(tokio::sync::Notify::new());
     let scheduler_stopped = Arc::clone(&scheduler_stop);
     let scheduler = tokio::spawn(orders.run_scheduler(async move { scheduler_stopped.notified().await }));

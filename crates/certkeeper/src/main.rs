@@ -3,6 +3,7 @@
 mod accounts;
 mod api;
 mod bootstrap;
+mod client;
 mod commands;
 mod config;
 mod http;
@@ -49,6 +50,8 @@ enum Command {
     /// Manage the API keys (SecretId and SecretKey) of an account.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Call a certkeeper API (or any Tencent Cloud compatible `ssl` API) as a client.
+    Client(client::ClientArgs),
 }
 
 #[derive(Debug, Subcommand)]

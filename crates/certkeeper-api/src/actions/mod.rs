@@ -9,6 +9,7 @@ mod deploy;
 pub mod download;
 mod format;
 mod metadata;
+mod orders;
 mod query;
 
 use std::collections::HashMap;
@@ -103,6 +104,9 @@ pub struct Services {
     pub public_url: String,
     pub downloads: DownloadTokens,
     pub clock: Arc<dyn Clock>,
+    /// Applications, domain validation and cancellation of orders. Without it the order
+    /// actions are not registered.
+    pub orders: Option<certkeeper_ra::OrderService>,
 }
 
 impl Services {
@@ -122,7 +126,14 @@ impl Services {
             public_url: public_url.trim_end_matches('/').to_owned(),
             downloads: DownloadTokens::default(),
             clock: Arc::new(SystemClock),
+            orders: None,
         }
+    }
+
+    /// Sets the order service behind ApplyCertificate and the other order actions.
+    pub fn with_orders(mut self, orders: certkeeper_ra::OrderService) -> Self {
+        self.orders = Some(orders);
+        self
     }
 
     /// Returns the current Unix time in seconds.
@@ -165,11 +176,16 @@ pub fn store_failure(ctx: &RequestContext, error: &dyn std::fmt::Display) -> Api
 
 /// Builds the registry of every action this module implements.
 pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
+    let accepts_orders = services.orders.is_some();
     let mut registry = ActionRegistry::new(services);
     query::register(&mut registry);
     metadata::register(&mut registry);
     download::register(&mut registry);
     csr::register(&mut registry);
     deploy::register(&mut registry);
+    // Without an order service the order actions do not exist, so they return InvalidAction.
+    if accepts_orders {
+        orders::register(&mut registry);
+    }
     registry
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, Product};
-use certkeeper_store::{CertificateFilter, CertificateOrder, IssuerRow, Window};
+use certkeeper_store::{CertificateFilter, CertificateOrder, IssuerRow, ValidationRow, Window};
 use serde_json::{Value, json};
 
 use super::format::{self, EXPIRING_WINDOW_SECONDS, api_time};
@@ -160,8 +160,7 @@ async fn describe_certificate(services: Arc<Services>, ctx: RequestContext, para
     let uploaded = record.source == CertificateSource::Uploaded;
     fields.insert("PackageTypeName".into(), if uploaded { Value::Null } else { json!(product.map(|p| p.name.clone())) });
     fields.insert("OrderId".into(), Value::String(record.id.clone()));
-    // DvAuthDetail is filled by the validation flow; until then it is null.
-    fields.insert("DvAuthDetail".into(), Value::Null);
+    fields.insert("DvAuthDetail".into(), dv_auth_detail(&services, &ctx, &record).await?);
     fields.insert("VulnerabilityReport".into(), Value::Null);
     fields.insert("SubmittedData".into(), Value::Null);
     fields.insert("CAEncryptAlgorithms".into(), Value::Null);
@@ -169,6 +168,50 @@ async fn describe_certificate(services: Arc<Services>, ctx: RequestContext, para
     fields.insert("CAEndTimes".into(), Value::Null);
     fields.insert("DvRevokeAuthDetail".into(), json!([]));
     Ok(Value::Object(fields))
+}
+
+/// Builds `DvAuthDetail` from the validation rows of an order: the first domain's values at the
+/// top level and every domain in `DvAuths`. Certificates without validation rows get `null`.
+async fn dv_auth_detail(services: &Services, ctx: &RequestContext, record: &CertificateRecord) -> Result<Value, ApiError> {
+    let rows = services
+        .store
+        .validations_of(&record.id, certkeeper_ra::orders::PURPOSE_ISSUE)
+        .await
+        .map_err(|error| store_failure(ctx, &error))?;
+    let Some(first) = rows.first() else {
+        return Ok(Value::Null);
+    };
+    let auths: Vec<Value> = rows.iter().map(dv_auth).collect();
+    Ok(json!({
+        "DvAuthKey": first.record_key,
+        "DvAuthValue": first.token,
+        "DvAuthDomain": validated_domain(first),
+        "DvAuthPath": file_path(first),
+        "DvAuthKeySubDomain": first.sub_domain,
+        "DvAuths": auths,
+    }))
+}
+
+/// Builds one `DvAuths` item.
+fn dv_auth(row: &ValidationRow) -> Value {
+    json!({
+        "DvAuthKey": row.record_key,
+        "DvAuthValue": row.token,
+        "DvAuthDomain": validated_domain(row),
+        "DvAuthPath": file_path(row),
+        "DvAuthSubDomain": row.sub_domain,
+        "DvAuthVerifyType": row.verify_type,
+    })
+}
+
+/// Returns the name whose control a row proves: its domain without a leading `*.`.
+fn validated_domain(row: &ValidationRow) -> &str {
+    row.domain.strip_prefix("*.").unwrap_or(&row.domain)
+}
+
+/// Returns the URL path of a FILE validation, and `null` for DNS records.
+fn file_path(row: &ValidationRow) -> Value {
+    if row.verify_type == "FILE" { Value::String(row.path.clone()) } else { Value::Null }
 }
 
 /// Returns the `DomainType` of the detail: 1 single, 2 multiple, 3 wildcard, 4 multiple with a
@@ -248,7 +291,7 @@ async fn describe_certificate_detail(services: Arc<Services>, ctx: RequestContex
     fields.insert("SubjectAltName".into(), json!(other_names));
     fields.insert("TypeName".into(), if uploaded { Value::Null } else { json!(product.map(|p| p.name.clone())) });
     fields.insert("OrderId".into(), Value::String(record.id.clone()));
-    fields.insert("DvAuthDetail".into(), Value::Null);
+    fields.insert("DvAuthDetail".into(), dv_auth_detail(&services, &ctx, &record).await?);
     fields.insert("VulnerabilityReport".into(), Value::Null);
     fields.insert("SubmittedData".into(), Value::Null);
     fields.insert("CAEncryptAlgorithms".into(), Value::Null);

@@ -1,0 +1,259 @@
+//! The order actions: ApplyCertificate, CompleteCertificate, CheckCertificateDomainVerification
+//! and CancelCertificateOrder.
+//!
+//! They run on the [`OrderService`] in [`Services::orders`], and [`super::ssl_actions`]
+//! registers them only when that service is present.
+
+use std::sync::Arc;
+
+use certkeeper_core::product::FREE_DV_PRODUCT_ID;
+use certkeeper_core::{CertificateStatus, KeyAlgorithm, ValidationMethod};
+use certkeeper_ra::{ApplyRequest, OrderError, OrderService};
+use certkeeper_store::ValidationRow;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::{ActionRegistry, Services};
+use crate::action::RequestContext;
+use crate::error::ApiError;
+use crate::params::Params;
+
+/// The domain name is malformed, an IP address or a public suffix.
+pub const INVALID_PARAMETER_DOMAIN_INVALID: &str = "InvalidParameter.DomainInvalid";
+/// The certificate is not waiting for domain validation.
+pub const FAILED_OPERATION_STATUS_NOT_ALLOW_VERIFY: &str = "FailedOperation.CertificateStatusNotAllowVerify";
+/// The certificate is unknown or no longer an order that can be cancelled.
+pub const FAILED_OPERATION_NOT_FOUND_OR_CANT_CANCEL: &str = "FailedOperation.CertificateNotFoundOrCantCancel";
+
+/// State of a validation row whose check has passed.
+const VALIDATION_PASSED: &str = "valid";
+/// `CaCheck` of a domain whose validation has not passed.
+const CA_CHECK_NOT_PASSED: i64 = -1;
+/// `CaCheck` of a domain whose validation has passed.
+const CA_CHECK_PASSED: i64 = 2;
+
+const APPLY_CERTIFICATE: &[&str] = &[
+    "DvAuthMethod",
+    "DomainName",
+    "ProjectId",
+    "PackageType",
+    "ContactEmail",
+    "ContactPhone",
+    "ValidityPeriod",
+    "CsrEncryptAlgo",
+    "CsrKeyParameter",
+    "CsrKeyPassword",
+    "Alias",
+    "OldCertificateId",
+    "PackageId",
+    "DeleteDnsAutoRecord",
+    "DnsNames",
+];
+
+pub(super) fn register(registry: &mut ActionRegistry<Services>) {
+    registry.register("ApplyCertificate", APPLY_CERTIFICATE, apply_certificate);
+    registry.register("CompleteCertificate", &["CertificateId"], complete_certificate);
+    registry.register("CheckCertificateDomainVerification", &["CertificateId"], check_domain_verification);
+    registry.register("CancelCertificateOrder", &["CertificateId"], cancel_certificate_order);
+}
+
+fn order_service(services: &Services) -> Result<&OrderService, ApiError> {
+    services
+        .orders
+        .as_ref()
+        .ok_or_else(|| ApiError::unsupported_operation("this server does not accept certificate orders"))
+}
+
+fn now_of(services: &Services) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(services.now()).unwrap_or_else(|_| OffsetDateTime::now_utc())
+}
+
+/// Maps an order failure to the API error a client can act on. `subject` is the certificate id,
+/// or the domain of an application. Failures the client cannot fix are logged with the request
+/// id and returned as `InternalError`.
+fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiError {
+    match error {
+        OrderError::Name { value, source } => {
+            ApiError::new(INVALID_PARAMETER_DOMAIN_INVALID, format!("invalid DomainName {value:?}: {source}"))
+        }
+        OrderError::Product(source) => ApiError::invalid_parameter_value("PackageType", source),
+        OrderError::Key(source @ certkeeper_pki::KeyError::Unsupported { .. }) => {
+            ApiError::invalid_parameter_value("CsrEncryptAlgo", source)
+        }
+        OrderError::Csr(source) => ApiError::invalid_parameter_value("CSR", source),
+        OrderError::Challenge(source) => ApiError::invalid_parameter("DvAuthMethod", source),
+        OrderError::DomainNotInCsr { .. } => ApiError::invalid_parameter("DomainName", error),
+        OrderError::NotFound { id } => ApiError::certificate_not_found(&id),
+        other => {
+            tracing::error!(
+                request_id = %ctx.request_id,
+                action = %ctx.action,
+                subject,
+                error = %other,
+                "order operation failed; returned InternalError"
+            );
+            ApiError::internal()
+        }
+    }
+}
+
+/// Reads `DvAuthMethod`: DNS, DNS_AUTO or FILE in any letter case.
+fn read_method(params: &Params) -> Result<ValidationMethod, ApiError> {
+    let text = params.required_string("DvAuthMethod")?;
+    match text.parse::<ValidationMethod>() {
+        Ok(ValidationMethod::None) | Err(_) => {
+            Err(ApiError::invalid_parameter_value("DvAuthMethod", format!("unknown method {text:?}; use DNS, DNS_AUTO or FILE")))
+        }
+        Ok(method) => Ok(method),
+    }
+}
+
+/// Reads `PackageType`, which may only name the free DV product.
+fn read_product(params: &Params) -> Result<u32, ApiError> {
+    match params.optional_string("PackageType")?.map(|text| text.trim().to_owned()) {
+        None => Ok(FREE_DV_PRODUCT_ID),
+        Some(text) if text.is_empty() || text == FREE_DV_PRODUCT_ID.to_string() => Ok(FREE_DV_PRODUCT_ID),
+        Some(text) => Err(ApiError::invalid_parameter_value(
+            "PackageType",
+            format!("{text:?} is not available; ApplyCertificate issues only the free DV product {FREE_DV_PRODUCT_ID}"),
+        )),
+    }
+}
+
+/// Reads `CsrEncryptAlgo` (RSA by default, or ECC) and its `CsrKeyParameter`.
+fn read_key_algorithm(params: &Params) -> Result<KeyAlgorithm, ApiError> {
+    let family = params.optional_string("CsrEncryptAlgo")?.map(|text| text.trim().to_ascii_uppercase());
+    let parameter = params.optional_string("CsrKeyParameter")?.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty());
+    match family.as_deref() {
+        None | Some("") | Some("RSA") => match parameter.as_deref() {
+            None | Some("2048") => Ok(KeyAlgorithm::Rsa2048),
+            Some(other) => Err(ApiError::invalid_parameter_value(
+                "CsrKeyParameter",
+                format!("{other:?} is not accepted for RSA; the free DV product takes 2048"),
+            )),
+        },
+        Some("ECC") => match parameter.as_deref() {
+            None => Ok(KeyAlgorithm::EcdsaP256),
+            Some(name) if name.eq_ignore_ascii_case("prime256v1") => Ok(KeyAlgorithm::EcdsaP256),
+            Some(other) => Err(ApiError::invalid_parameter_value(
+                "CsrKeyParameter",
+                format!("{other:?} is not accepted for ECC; the free DV product takes prime256v1"),
+            )),
+        },
+        Some(other) => Err(ApiError::invalid_parameter_value("CsrEncryptAlgo", format!("unknown algorithm {other:?}; use RSA or ECC"))),
+    }
+}
+
+/// Checks and converts the ApplyCertificate parameters. Nothing is stored here.
+fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequest, ApiError> {
+    let method = read_method(params)?;
+    let domain = params.required_string("DomainName")?.trim().to_owned();
+    let product_id = read_product(params)?;
+    let project_id = params.optional_unsigned("ProjectId")?.unwrap_or(0);
+    if let Some(period) = params.optional_string("ValidityPeriod")?
+        && !period.trim().is_empty()
+        && period.trim() != "3"
+    {
+        return Err(ApiError::invalid_parameter_value("ValidityPeriod", format!("{period:?} is not offered; the free DV product lasts 3 months")));
+    }
+    let key_algorithm = read_key_algorithm(params)?;
+    let alias = params.optional_string("Alias")?.unwrap_or_default();
+    let delete_dns_auto_record = params.optional_bool("DeleteDnsAutoRecord")?.unwrap_or(false);
+
+    // NOTE: the key password only protects JKS and PFX downloads, which certkeeper does not
+    // produce, so it is accepted and not stored. Contacts and the package id are accepted for
+    // compatibility and not stored either.
+    for ignored in ["CsrKeyPassword", "ContactEmail", "ContactPhone", "PackageId"] {
+        params.optional_string(ignored)?;
+    }
+    if params.optional_string_array("DnsNames")?.is_some_and(|names| !names.is_empty()) {
+        return Err(ApiError::invalid_parameter(
+            "DnsNames",
+            "additional domain names are not supported; apply for one certificate per domain",
+        ));
+    }
+    // TODO: link renewals to OldCertificateId once the order flow supports renewal.
+    if params.optional_string("OldCertificateId")?.is_some_and(|id| !id.trim().is_empty()) {
+        return Err(ApiError::failed_operation("renewal is not supported yet; apply without OldCertificateId"));
+    }
+
+    Ok(ApplyRequest {
+        account_id: ctx.account_id,
+        domain,
+        method,
+        product_id,
+        csr: None,
+        key_algorithm,
+        alias,
+        project_id,
+        delete_dns_auto_record,
+    })
+}
+
+async fn apply_certificate(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    let orders = order_service(&services)?;
+    let request = read_apply_request(&ctx, &params)?;
+    let domain = request.domain.clone();
+    let record = orders.apply(request, now_of(&services)).await.map_err(|error| order_failure(&ctx, &domain, error))?;
+    Ok(json!({ "CertificateId": record.id }))
+}
+
+async fn complete_certificate(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    let orders = order_service(&services)?;
+    let id = params.required_string("CertificateId")?;
+    let record = services.visible_certificate(&ctx, &id).await?;
+    if !matches!(record.status, CertificateStatus::Reviewing | CertificateStatus::DnsRecordAdded) {
+        return Err(ApiError::new(
+            FAILED_OPERATION_STATUS_NOT_ALLOW_VERIFY,
+            format!(
+                "certificate {id} is {} (status {}); only orders in status 0 or 4 are validated",
+                record.status.name(),
+                record.status.code()
+            ),
+        ));
+    }
+    orders.check_order(&id, now_of(&services)).await.map_err(|error| order_failure(&ctx, &id, error))?;
+    Ok(json!({ "CertificateId": id }))
+}
+
+/// Builds one `DomainValidationResult` from a validation row.
+fn validation_result(row: &ValidationRow, issued: bool) -> Value {
+    let passed = row.state == VALIDATION_PASSED;
+    let check_values: Vec<&str> = row.check_values.split('\n').filter(|value| !value.is_empty()).collect();
+    json!({
+        "Domain": row.domain,
+        "VerifyType": row.method,
+        "LocalCheck": row.local_check,
+        "CaCheck": if passed { CA_CHECK_PASSED } else { CA_CHECK_NOT_PASSED },
+        "LocalCheckFailReason": row.reason,
+        "CheckValue": check_values,
+        "Frequently": false,
+        "Issued": issued,
+    })
+}
+
+async fn check_domain_verification(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    let orders = order_service(&services)?;
+    let id = params.required_string("CertificateId")?;
+    services.visible_certificate(&ctx, &id).await?;
+    let rows = orders.check_order(&id, now_of(&services)).await.map_err(|error| order_failure(&ctx, &id, error))?;
+    let record = services.visible_certificate(&ctx, &id).await?;
+    let issued = record.status == CertificateStatus::Issued;
+    let results: Vec<Value> = rows.iter().map(|row| validation_result(row, issued)).collect();
+    Ok(json!({ "VerificationResults": results }))
+}
+
+async fn cancel_certificate_order(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    let orders = order_service(&services)?;
+    let id = params.required_string("CertificateId")?;
+    services.visible_certificate(&ctx, &id).await?;
+    let actor = format!("account:{}", ctx.account_id);
+    match orders.cancel(&id, &actor, now_of(&services)).await {
+        Ok(()) => Ok(json!({ "CertificateId": id })),
+        Err(OrderError::WrongStatus { status, .. }) => Err(ApiError::new(
+            FAILED_OPERATION_NOT_FOUND_OR_CANT_CANCEL,
+            format!("certificate {id} is {} (status {}); only orders that are not issued can be cancelled", status.name(), status.code()),
+        )),
+        Err(error) => Err(order_failure(&ctx, &id, error)),
+    }
+}

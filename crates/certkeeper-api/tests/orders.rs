@@ -1,0 +1,254 @@
+//! The order actions against a real store, order service and BIND9: ApplyCertificate input
+//! checks, DvAuthDetail, CheckCertificateDomainVerification, CompleteCertificate and
+//! CancelCertificateOrder.
+
+mod common;
+mod fixture;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use certkeeper_api::{ApiState, Services, StoreCredentials, ssl_actions};
+use certkeeper_core::ProductCatalogue;
+use certkeeper_ra::{OrderService, OrderSettings};
+use certkeeper_testkit::Bind9;
+use certkeeper_va::{DnsAutoConfig, ValidationConfig, Validator};
+use fixture::{Fixture, Key, error_code, fixture};
+use serde_json::{Value, json};
+
+use crate::common::NOW;
+
+/// The real `ssl` actions with an order service whose resolver is `dns_server`.
+struct OrderApp {
+    fx: Fixture,
+    app: Router,
+}
+
+fn order_service(fx: &Fixture, dns_server: std::net::SocketAddr) -> OrderService {
+    let config = ValidationConfig {
+        dns_servers: vec![dns_server],
+        dns_timeout: Duration::from_secs(2),
+        allow_private_addresses: true,
+        recheck_interval: Duration::from_secs(1),
+        ..ValidationConfig::default()
+    };
+    let validator = Arc::new(Validator::new(config, &DnsAutoConfig::default()).unwrap());
+    let settings = OrderSettings { caa_identities: vec!["certkeeper.example".into()] };
+    OrderService::new(fx.store.clone(), fx.issuance.clone(), validator, Arc::clone(&fx.master_key), settings)
+}
+
+async fn order_app(dns_server: std::net::SocketAddr) -> OrderApp {
+    let fx = fixture().await;
+    let orders = order_service(&fx, dns_server);
+    let issuers = Arc::new(fx.store.issuers().await.unwrap());
+    let catalogue = Arc::new(ProductCatalogue::default());
+    let mut services = Services::new(fx.store.clone(), Arc::clone(&fx.master_key), catalogue, issuers, "http://127.0.0.1:18931");
+    services.clock = Arc::new(|| NOW);
+    let services = Arc::new(services.with_orders(orders));
+    let credentials = Arc::new(StoreCredentials::new(fx.store.clone(), Arc::clone(&fx.master_key)));
+    let state = ApiState::new(credentials, Arc::new(ssl_actions(services))).with_clock(Arc::new(|| NOW));
+    OrderApp { fx, app: certkeeper_api::router(state) }
+}
+
+impl OrderApp {
+    async fn call(&self, key: &Key, action: &str, body: &Value) -> Value {
+        use axum::body::to_bytes;
+        use tower::ServiceExt;
+        let mut call = common::TestCall::post(action, &body.to_string());
+        call.secret_id = key.secret_id.clone();
+        call.secret_key = key.secret_key.clone();
+        let response = self.app.clone().oneshot(call.build()).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        value["Response"].clone()
+    }
+
+    async fn apply(&self, key: &Key, body: &Value) -> String {
+        let response = self.call(key, "ApplyCertificate", body).await;
+        assert_eq!(error_code(&response), None, "{response}");
+        response["CertificateId"].as_str().unwrap().to_owned()
+    }
+
+    async fn certificate_count(&self) -> usize {
+        let listed = self.call(&self.fx.alice, "DescribeCertificates", &json!({})).await;
+        listed["TotalCount"].as_u64().unwrap() as usize
+    }
+}
+
+/// Returns an address where no DNS server listens, for tests that never check a validation.
+fn unused_dns_server() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], certkeeper_testkit::free_port()))
+}
+
+#[tokio::test]
+async fn apply_rejects_bad_input_and_stores_nothing() {
+    let app = order_app(unused_dns_server()).await;
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({ "DomainName": "www.example.test" }), "MissingParameter", "DvAuthMethod"),
+        (json!({ "DvAuthMethod": "EMAIL", "DomainName": "www.example.test" }), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+        (json!({ "DvAuthMethod": "NONE", "DomainName": "www.example.test" }), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+        (json!({ "DvAuthMethod": "DNS" }), "MissingParameter", "DomainName"),
+        (json!({ "DvAuthMethod": "FILE", "DomainName": "*.example.test" }), "InvalidParameter", "wildcard"),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "com" }), "InvalidParameter.DomainInvalid", "\"com\""),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "co.uk" }), "InvalidParameter.DomainInvalid", "public suffix"),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "192.0.2.1" }), "InvalidParameter.DomainInvalid", "IP address"),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "bad_name.example.test" }), "InvalidParameter.DomainInvalid", "bad_name"),
+        (
+            json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "CsrEncryptAlgo": "RSA", "CsrKeyParameter": "4096" }),
+            "InvalidParameterValue",
+            "2048",
+        ),
+        (
+            json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "CsrEncryptAlgo": "ECC", "CsrKeyParameter": "secp384r1" }),
+            "InvalidParameterValue",
+            "prime256v1",
+        ),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "CsrEncryptAlgo": "SM2" }), "InvalidParameterValue", "RSA or ECC"),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "PackageType": "2" }), "InvalidParameterValue", "83"),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "ValidityPeriod": "12" }), "InvalidParameterValue", "3 months"),
+        (
+            json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "DnsNames": ["api.example.test"] }),
+            "InvalidParameter",
+            "not supported",
+        ),
+        (
+            json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "OldCertificateId": "abcd1234" }),
+            "FailedOperation",
+            "renewal is not supported yet",
+        ),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "Colour": "red" }), "UnknownParameter", "Colour"),
+    ];
+    for (body, code, fragment) in &cases {
+        let response = app.call(&app.fx.alice, "ApplyCertificate", body).await;
+        assert_eq!(error_code(&response), Some(*code), "{body} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{body}: message {message:?} lacks {fragment:?}");
+    }
+    assert_eq!(app.certificate_count().await, 0, "a rejected application must store nothing");
+    let due = app.fx.store.certificates_with_due_validations(i64::MAX, 100).await.unwrap();
+    assert!(due.is_empty(), "a rejected application must store no validation: {due:?}");
+}
+
+#[tokio::test]
+async fn apply_accepts_optional_parameters() {
+    let app = order_app(unused_dns_server()).await;
+    let body = json!({
+        "DvAuthMethod": "dns",
+        "DomainName": "www.example.test",
+        "PackageType": "83",
+        "ProjectId": "7",
+        "ValidityPeriod": "3",
+        "CsrEncryptAlgo": "ecc",
+        "CsrKeyParameter": "prime256v1",
+        "CsrKeyPassword": "unused",
+        "Alias": "web",
+        "ContactEmail": "admin@example.test",
+        "ContactPhone": "123",
+        "PackageId": "",
+        "DeleteDnsAutoRecord": true,
+        "DnsNames": [],
+        "OldCertificateId": "",
+    });
+    let id = app.apply(&app.fx.alice, &body).await;
+    let info = app.call(&app.fx.alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(info["Status"], json!(0), "{info}");
+    assert_eq!(info["StatusMsg"], json!("PENDING-DCV"));
+    assert_eq!(info["VerifyType"], json!("DNS"));
+    assert_eq!(info["Alias"], json!("web"));
+    assert_eq!(info["ProjectId"], json!("7"));
+    assert_eq!(info["PackageType"], json!("83"));
+    let record = app.fx.store.certificate(&id).await.unwrap().unwrap();
+    assert_eq!(record.key_algorithm, certkeeper_core::KeyAlgorithm::EcdsaP256);
+    assert_eq!(record.account_id, Some(app.fx.alice.account_id));
+}
+
+#[tokio::test]
+async fn dns_order_validates_and_issues() {
+    let bind = Bind9::start(&["example.test"]);
+    let app = order_app(bind.addr()).await;
+    let alice = &app.fx.alice;
+    let id = app.apply(alice, &json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test" })).await;
+
+    let info = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    let detail = &info["DvAuthDetail"];
+    assert_eq!(detail["DvAuthKey"], json!("_dnsauth.www.example.test"), "{info}");
+    assert_eq!(detail["DvAuthDomain"], json!("www.example.test"));
+    assert_eq!(detail["DvAuthKeySubDomain"], json!("_dnsauth"));
+    assert!(detail["DvAuthPath"].is_null());
+    let token = detail["DvAuthValue"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 40, "20 random bytes in hex");
+    let auths = detail["DvAuths"].as_array().unwrap();
+    assert_eq!(auths.len(), 1);
+    assert_eq!(auths[0]["DvAuthSubDomain"], json!("_dnsauth"));
+    assert_eq!(auths[0]["DvAuthVerifyType"], json!("TXT"));
+    assert_eq!(auths[0]["DvAuthValue"], json!(token));
+    let full = app.call(alice, "DescribeCertificateDetail", &json!({ "CertificateId": id })).await;
+    assert_eq!(full["DvAuthDetail"], info["DvAuthDetail"]);
+
+    let pending = app.call(alice, "CheckCertificateDomainVerification", &json!({ "CertificateId": id })).await;
+    let results = pending["VerificationResults"].as_array().unwrap_or_else(|| panic!("{pending}"));
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["Domain"], json!("www.example.test"));
+    assert_eq!(results[0]["VerifyType"], json!("DNS"));
+    assert_eq!(results[0]["LocalCheck"], json!(-1), "no TXT record yet: {pending}");
+    assert_eq!(results[0]["CaCheck"], json!(-1));
+    assert_eq!(results[0]["Issued"], json!(false));
+    assert_eq!(results[0]["Frequently"], json!(false));
+    assert!(results[0]["CheckValue"].is_array());
+    assert!(!results[0]["LocalCheckFailReason"].as_str().unwrap().is_empty());
+
+    for action in ["CompleteCertificate", "CheckCertificateDomainVerification", "CancelCertificateOrder", "DescribeCertificate"] {
+        let foreign = app.call(&app.fx.bob, action, &json!({ "CertificateId": id })).await;
+        let unknown = app.call(&app.fx.bob, action, &json!({ "CertificateId": "zzzzzzzz" })).await;
+        assert_eq!(error_code(&foreign), Some("FailedOperation.CertificateNotFound"), "{action}: {foreign}");
+        assert_eq!(error_code(&unknown), Some("FailedOperation.CertificateNotFound"), "{action}: {unknown}");
+    }
+
+    bind.add_record("_dnsauth.www.example.test", 60, "TXT", &format!("\"{token}\""));
+    let completed = app.call(alice, "CompleteCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(completed["CertificateId"], json!(id), "{completed}");
+    let info = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(info["Status"], json!(1), "{info}");
+
+    let passed = app.call(alice, "CheckCertificateDomainVerification", &json!({ "CertificateId": id })).await;
+    let result = &passed["VerificationResults"][0];
+    assert_eq!(result["LocalCheck"], json!(1), "{passed}");
+    assert_eq!(result["CaCheck"], json!(2));
+    assert_eq!(result["Issued"], json!(true));
+    assert_eq!(result["CheckValue"], json!([token]));
+
+    let again = app.call(alice, "CompleteCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(error_code(&again), Some("FailedOperation.CertificateStatusNotAllowVerify"), "{again}");
+    let cancel = app.call(alice, "CancelCertificateOrder", &json!({ "CertificateId": id })).await;
+    assert_eq!(error_code(&cancel), Some("FailedOperation.CertificateNotFoundOrCantCancel"), "{cancel}");
+}
+
+#[tokio::test]
+async fn file_order_detail_and_cancel() {
+    let app = order_app(unused_dns_server()).await;
+    let alice = &app.fx.alice;
+    let id = app.apply(alice, &json!({ "DvAuthMethod": "File", "DomainName": "www.example.test" })).await;
+    let info = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(info["VerifyType"], json!("FILE"), "{info}");
+    let detail = &info["DvAuthDetail"];
+    let key = detail["DvAuthKey"].as_str().unwrap();
+    assert!(key.ends_with(".txt"), "{detail}");
+    assert_eq!(detail["DvAuthPath"], json!(format!("/.well-known/pki-validation/{key}")));
+    assert_eq!(detail["DvAuths"][0]["DvAuthVerifyType"], json!("FILE"));
+
+    let cancelled = app.call(alice, "CancelCertificateOrder", &json!({ "CertificateId": id })).await;
+    assert_eq!(cancelled["CertificateId"], json!(id), "{cancelled}");
+    let info = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(info["Status"], json!(7), "{info}");
+    let complete = app.call(alice, "CompleteCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(error_code(&complete), Some("FailedOperation.CertificateStatusNotAllowVerify"), "{complete}");
+}
+
+#[tokio::test]
+async fn order_actions_need_order_service() {
+    let fx = fixture().await;
+    let response = fx.call(&fx.alice, "ApplyCertificate", &json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test" })).await;
+    assert_eq!(error_code(&response), Some("InvalidAction"), "{response}");
+}

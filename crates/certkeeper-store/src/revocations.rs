@@ -1,0 +1,285 @@
+//! Revoked serials and the numbering state of published CRLs.
+
+use crate::{Store, StoreError};
+
+/// A revocation to record.
+#[derive(Clone, Debug)]
+pub struct NewRevocation<'a> {
+    /// Lower-case hex serial, as in the `serials` table.
+    pub serial: &'a str,
+    pub issuer_id: i64,
+    /// CRL shard of the serial (see `UrlScheme::crl_shard` in certkeeper-ca).
+    pub shard: i64,
+    pub certificate_id: Option<&'a str>,
+    /// Revocation time, Unix seconds.
+    pub revoked_at: i64,
+    /// RFC 5280 CRLReason code; 0 is unspecified.
+    pub reason_code: i64,
+    /// The certificate's notAfter, Unix seconds.
+    pub not_after: i64,
+    pub created_at: i64,
+}
+
+/// A stored revocation.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevocationRow {
+    pub serial: String,
+    pub issuer_id: i64,
+    pub shard: i64,
+    pub certificate_id: Option<String>,
+    pub revoked_at: i64,
+    pub reason_code: i64,
+    pub not_after: i64,
+    pub created_at: i64,
+}
+
+/// Issuance and revocation status of a serial, as an OCSP responder needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SerialStatus {
+    /// No issuer of this store reserved the serial.
+    Unknown,
+    /// Reserved by `issuer_id` and not revoked.
+    Good { issuer_id: i64 },
+    /// Revoked.
+    Revoked(RevocationRow),
+}
+
+/// Numbering state of the last CRL published for an issuer and shard.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CrlStateRow {
+    pub issuer_id: i64,
+    pub shard: i64,
+    pub last_number: i64,
+    pub last_this_update: i64,
+    pub last_entry_count: i64,
+}
+
+/// Column list of [`RevocationRow`], as a macro so that queries stay `&'static str` literals.
+macro_rules! revocation_columns {
+    () => {
+        "serial, issuer_id, shard, certificate_id, revoked_at, reason_code, not_after, created_at"
+    };
+}
+
+impl Store {
+    /// Records a revocation and returns the stored row.
+    ///
+    /// Idempotent: when the serial is already revoked, the stored row is returned unchanged, so
+    /// the first revocation time and reason stay in force.
+    pub async fn insert_revocation(&self, revocation: &NewRevocation<'_>) -> Result<RevocationRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
+             not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
+        )
+        .bind(revocation.serial)
+        .bind(revocation.issuer_id)
+        .bind(revocation.shard)
+        .bind(revocation.certificate_id)
+        .bind(revocation.revoked_at)
+        .bind(revocation.reason_code)
+        .bind(revocation.not_after)
+        .bind(revocation.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let row: RevocationRow =
+            sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
+                .bind(revocation.serial)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Returns the revocations of one issuer and shard whose certificate has not expired at
+    /// `now` (Unix seconds), ordered by revocation time.
+    pub async fn revoked_for_shard(&self, issuer_id: i64, shard: i64, now: i64) -> Result<Vec<RevocationRow>, StoreError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            revocation_columns!(),
+            " FROM revoked_certificates \
+             WHERE issuer_id = $1 AND shard = $2 AND not_after >= $3 ORDER BY revoked_at, serial"
+        ))
+        .bind(issuer_id)
+        .bind(shard)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Counts the revocations of one issuer and shard that were unexpired at `after` and have
+    /// expired by `up_to` (Unix seconds), so they may leave a CRL without having been lost.
+    pub async fn count_expired_revocations(&self, issuer_id: i64, shard: i64, after: i64, up_to: i64) -> Result<i64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM revoked_certificates \
+             WHERE issuer_id = $1 AND shard = $2 AND not_after >= $3 AND not_after < $4",
+        )
+        .bind(issuer_id)
+        .bind(shard)
+        .bind(after)
+        .bind(up_to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count)
+    }
+
+    /// Returns the revocation of a serial (lower-case hex), if any.
+    pub async fn revocation_status(&self, serial: &str) -> Result<Option<RevocationRow>, StoreError> {
+        Ok(sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Returns whether a serial (lower-case hex) was reserved by an issuer and whether it is
+    /// revoked.
+    pub async fn serial_status(&self, serial: &str) -> Result<SerialStatus, StoreError> {
+        if let Some(row) = self.revocation_status(serial).await? {
+            return Ok(SerialStatus::Revoked(row));
+        }
+        let issuer: Option<(i64,)> = sqlx::query_as("SELECT issuer_id FROM serials WHERE serial = $1")
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match issuer {
+            Some((issuer_id,)) => SerialStatus::Good { issuer_id },
+            None => SerialStatus::Unknown,
+        })
+    }
+
+    /// Returns the state of the last CRL of an issuer and shard, if one was published.
+    pub async fn crl_state(&self, issuer_id: i64, shard: i64) -> Result<Option<CrlStateRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT issuer_id, shard, last_number, last_this_update, last_entry_count FROM crl_state \
+             WHERE issuer_id = $1 AND shard = $2",
+        )
+        .bind(issuer_id)
+        .bind(shard)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Reserves the CRL number for a new CRL of an issuer and shard, records its thisUpdate and
+    /// entry count, and returns the number.
+    ///
+    /// The number is `max(last_number + 1, this_update)`. The first term keeps numbers strictly
+    /// increasing when the clock steps back or several CRLs are built within one second. The
+    /// second, time-based term keeps a number above every earlier one when this row is older
+    /// than the last published CRL, for example after a restore from backup. The read and the
+    /// write share one transaction, so two builders never receive the same number. A number
+    /// whose CRL is never published leaves a gap, which RFC 5280 §5.2.3 allows.
+    pub async fn next_crl_number(&self, issuer_id: i64, shard: i64, this_update: i64, entry_count: i64) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // An UPSERT takes SQLite's write lock at its first statement, which a plain SELECT
+        // inside a deferred transaction would not.
+        let (number,): (i64,) = sqlx::query_as(
+            "INSERT INTO crl_state (issuer_id, shard, last_number, last_this_update, last_entry_count) \
+             VALUES ($1, $2, max($3, 1), $3, $4) \
+             ON CONFLICT (issuer_id, shard) DO UPDATE SET \
+               last_number = max(crl_state.last_number + 1, excluded.last_this_update), \
+               last_this_update = excluded.last_this_update, \
+               last_entry_count = excluded.last_entry_count \
+             RETURNING last_number",
+        )
+        .bind(issuer_id)
+        .bind(shard)
+        .bind(this_update)
+        .bind(entry_count)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open_store() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("test.db")).await.unwrap();
+        let issuer = crate::NewIssuer {
+            role: "root",
+            parent_id: None,
+            subject: "CN=Test Root",
+            key_algorithm: "EC-P256",
+            certificate_der: b"root",
+            sealed_key: b"key",
+            sha256: "root",
+            not_before: 0,
+            not_after: 10,
+            created_at: 0,
+        };
+        let intermediate = crate::NewIssuer { role: "intermediate", sha256: "intermediate", ..issuer.clone() };
+        let (_, intermediate_id) = store.insert_ca_pair(&issuer, &intermediate).await.unwrap();
+        (dir, store, intermediate_id)
+    }
+
+    fn revocation(serial: &str, issuer_id: i64, revoked_at: i64, reason_code: i64) -> NewRevocation<'_> {
+        NewRevocation {
+            serial,
+            issuer_id,
+            shard: 0,
+            certificate_id: None,
+            revoked_at,
+            reason_code,
+            not_after: 2_000,
+            created_at: revoked_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn second_revocation_keeps_first() {
+        let (_dir, store, issuer_id) = open_store().await;
+        let first = store.insert_revocation(&revocation("0a", issuer_id, 100, 1)).await.unwrap();
+        let second = store.insert_revocation(&revocation("0a", issuer_id, 200, 4)).await.unwrap();
+        assert_eq!(first.revoked_at, 100);
+        assert_eq!(second.revoked_at, 100);
+        assert_eq!(second.reason_code, 1);
+    }
+
+    #[tokio::test]
+    async fn shard_listing_skips_expired() {
+        let (_dir, store, issuer_id) = open_store().await;
+        store.insert_revocation(&revocation("01", issuer_id, 100, 1)).await.unwrap();
+        let expired = NewRevocation { not_after: 500, ..revocation("02", issuer_id, 100, 0) };
+        store.insert_revocation(&expired).await.unwrap();
+        let other_shard = NewRevocation { shard: 3, ..revocation("03", issuer_id, 100, 0) };
+        store.insert_revocation(&other_shard).await.unwrap();
+
+        let serials: Vec<String> =
+            store.revoked_for_shard(issuer_id, 0, 1_000).await.unwrap().into_iter().map(|row| row.serial).collect();
+        assert_eq!(serials, ["01"]);
+        assert_eq!(store.count_expired_revocations(issuer_id, 0, 400, 1_000).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn serial_status_cases() {
+        let (_dir, store, issuer_id) = open_store().await;
+        store.reserve_serials(issuer_id, &[("0b".to_owned(), None), ("0c".to_owned(), None)], 1).await.unwrap();
+        store.insert_revocation(&revocation("0c", issuer_id, 100, 1)).await.unwrap();
+
+        assert_eq!(store.serial_status("0b").await.unwrap(), SerialStatus::Good { issuer_id });
+        assert!(matches!(store.serial_status("0c").await.unwrap(), SerialStatus::Revoked(row) if row.reason_code == 1));
+        assert_eq!(store.serial_status("0d").await.unwrap(), SerialStatus::Unknown);
+    }
+
+    #[tokio::test]
+    async fn crl_number_strictly_increases() {
+        let (_dir, store, issuer_id) = open_store().await;
+        let first = store.next_crl_number(issuer_id, 0, 1_000, 0).await.unwrap();
+        let same_second = store.next_crl_number(issuer_id, 0, 1_000, 0).await.unwrap();
+        let clock_back = store.next_crl_number(issuer_id, 0, 400, 0).await.unwrap();
+        let later = store.next_crl_number(issuer_id, 0, 5_000, 2).await.unwrap();
+        assert_eq!(first, 1_000);
+        assert_eq!(same_second, 1_001);
+        assert_eq!(clock_back, 1_002);
+        assert_eq!(later, 5_000);
+
+        let state = store.crl_state(issuer_id, 0).await.unwrap().unwrap();
+        assert_eq!(state.last_number, 5_000);
+        assert_eq!(state.last_entry_count, 2);
+        assert_eq!(store.next_crl_number(issuer_id, 1, 10, 0).await.unwrap(), 10);
+    }
+}
