@@ -283,3 +283,63 @@ mod tests {
         assert_eq!(store.next_crl_number(issuer_id, 1, 10, 0).await.unwrap(), 10);
     }
 }
+
+impl Store {
+    /// Revokes a certificate in one transaction: moves it from `from` to revoked, records the
+    /// revocation, and appends the log row. Returns the stored revocation; when the serial was
+    /// already revoked the first time and reason stay.
+    pub async fn revoke_certificate(
+        &self,
+        certificate_id: &str,
+        from: certkeeper_core::CertificateStatus,
+        revocation: &NewRevocation<'_>,
+        log: &crate::LogEntry<'_>,
+    ) -> Result<RevocationRow, StoreError> {
+        let revoked = certkeeper_core::CertificateStatus::Revoked;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(i64::from(revoked.code()))
+            .bind(log.at)
+            .bind(certificate_id)
+            .bind(i64::from(from.code()))
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound { id: certificate_id.to_owned() });
+        }
+        sqlx::query(
+            "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
+             not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
+        )
+        .bind(revocation.serial)
+        .bind(revocation.issuer_id)
+        .bind(revocation.shard)
+        .bind(revocation.certificate_id)
+        .bind(revocation.revoked_at)
+        .bind(revocation.reason_code)
+        .bind(revocation.not_after)
+        .bind(revocation.created_at)
+        .execute(&mut *tx)
+        .await?;
+        crate::certificates::append_log(&mut tx, certificate_id, None, Some(from), Some(revoked), log).await?;
+        let row: RevocationRow =
+            sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
+                .bind(revocation.serial)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Returns revocations stored after the row with insertion position `after`, with their
+    /// positions, oldest first; a running server uses it to publish revocations that another
+    /// process (the operator CLI) committed.
+    // NOTE: the position is SQLite's rowid; the PostgreSQL schema needs a sequence column.
+    pub async fn revocations_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT rowid, serial FROM revoked_certificates WHERE rowid > $1 ORDER BY rowid LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -189,3 +189,21 @@ pub fn order_service(opened: &Opened, effective: &Effective) -> anyhow::Result<c
         settings,
     ))
 }
+
+/// Starts the CRL publisher and OCSP responder for the active root and intermediate.
+pub async fn publisher(opened: &Opened) -> anyhow::Result<Arc<certkeeper_publish::Publisher>> {
+    let issuer = |row: &IssuerRow| -> anyhow::Result<certkeeper_publish::PublishedIssuer> {
+        Ok(certkeeper_publish::PublishedIssuer { id: row.id, sealed: sealed(row)? })
+    };
+    let publisher = certkeeper_publish::Publisher::start(
+        opened.store.clone(),
+        opened.ca.urls().clone(),
+        &issuer(&opened.root)?,
+        &issuer(&opened.intermediate)?,
+        &opened.master_key,
+        certkeeper_publish::PublishSettings::default(),
+    )
+    .await
+    .context("starting the CRL publisher and OCSP responder failed")?;
+    Ok(publisher)
+}

@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ca(CaCommand::Show) => ca_show(&effective).await,
         Command::Ca(CaCommand::Sign { csr, days, product }) => ca_sign(&effective, &csr, days, product).await,
+        Command::Ca(CaCommand::Revoke { certificate, reason }) => crate::revoke::ca_revoke(&effective, &certificate, reason).await,
         Command::Account(command) => accounts::run_account(&effective, command).await,
         Command::Key(command) => accounts::run_key(&effective, command).await,
         Command::Client(args) => client::run(args).await,
@@ -57,7 +58,19 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     let orders = bootstrap::order_service(&opened, &effective)?;
     let issuers = Arc::new(opened.store.issuers().await?);
     let api = api::router(&opened, &effective, Arc::clone(&issuers), orders.clone());
-    let app = http::public_router(http::PublicState { issuers }).merge(api).layer(tower_http::trace::TraceLayer::new_for_http());
+    let publisher = bootstrap::publisher(&opened).await?;
+    let app = http::public_router(http::PublicState { issuers })
+        .merge(publisher.router())
+        .merge(api)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    let publisher_task = tokio::spawn(Arc::clone(&publisher).run());
+    let watcher_stop = Arc::new(tokio::sync::Notify::new());
+    let watcher_stopped = Arc::clone(&watcher_stop);
+    let watcher = tokio::spawn(crate::revoke::watch_revocations(
+        opened.store.clone(),
+        Arc::clone(&publisher),
+        async move { watcher_stopped.notified().await },
+    ));
     let listener = tokio::net::TcpListener::bind(effective.listen)
         .await
         .with_context(|| format!("cannot listen on {}", effective.listen))?;
@@ -82,6 +95,9 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
             }
         }
     }
+    watcher_stop.notify_one();
+    publisher_task.abort();
+    let _ = watcher.await;
     scheduler_stop.notify_one();
     if let Err(error) = scheduler.await {
         tracing::error!(%error, "the validation scheduler ended abnormally");

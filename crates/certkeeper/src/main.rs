@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod config;
 mod http;
+mod revoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,6 +118,17 @@ enum CaCommand {
         /// Product id from the catalogue. Default: the first paid DV product.
         #[arg(long, value_name = "ID")]
         product: Option<u32>,
+    },
+    /// Revoke an issued certificate at once (operator revocation). A running server publishes
+    /// it in its CRL and OCSP answers within about a second.
+    Revoke {
+        /// Certificate id.
+        #[arg(long, value_name = "ID")]
+        certificate: String,
+        /// RFC 5280 reason code: 0 unspecified, 1 keyCompromise, 3 affiliationChanged,
+        /// 4 superseded, 5 cessationOfOperation, 9 privilegeWithdrawn.
+        #[arg(long, default_value_t = 0)]
+        reason: u8,
     },
 }
 

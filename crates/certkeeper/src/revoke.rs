@@ -1,0 +1,109 @@
+//! Operator revocation (`certkeeper ca revoke`) and the task that publishes revocations that
+//! another process committed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use certkeeper_core::{CertificateSource, CertificateStatus, SerialNumber};
+use certkeeper_publish::Publisher;
+use certkeeper_store::{LogEntry, NewRevocation, Store};
+use time::OffsetDateTime;
+
+use crate::bootstrap;
+use crate::config::Effective;
+
+/// RFC 5280 reason codes an operator may give: unspecified, keyCompromise, affiliationChanged,
+/// superseded, cessationOfOperation and privilegeWithdrawn. certificateHold (6) is never used,
+/// because a revocation cannot be undone.
+const OPERATOR_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
+
+/// How often a running server looks for revocations committed by other processes.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Revokes an issued certificate at once, without the owner's confirmation flow.
+pub async fn ca_revoke(effective: &Effective, certificate_id: &str, reason: u8) -> anyhow::Result<()> {
+    if !OPERATOR_REASONS.contains(&reason) {
+        bail!("reason {reason} is not allowed; use one of 0, 1, 3, 4, 5 or 9 (RFC 5280 reason codes)");
+    }
+    let opened = bootstrap::open(effective).await?;
+    let record = opened
+        .store
+        .certificate(certificate_id)
+        .await?
+        .with_context(|| format!("certificate {certificate_id} does not exist"))?;
+    if record.source != CertificateSource::Issued {
+        bail!("certificate {certificate_id} was uploaded, not issued by certkeeper, so certkeeper cannot revoke it");
+    }
+    if record.status == CertificateStatus::Revoked {
+        bail!("certificate {certificate_id} is already revoked");
+    }
+    record
+        .status
+        .transition_to(CertificateStatus::Revoked)
+        .with_context(|| format!("certificate {certificate_id} cannot be revoked"))?;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let not_after = record.not_after.context("the certificate has no notAfter")?;
+    if not_after <= now {
+        bail!("certificate {certificate_id} has expired; expired certificates are not revoked");
+    }
+    let serial_hex = record.serial.clone().context("the certificate has no serial")?;
+    let serial = SerialNumber::from_hex(&serial_hex).context("the stored serial is not hex")?;
+    let issuer_id = record.issuer_id.context("the certificate has no issuer")?;
+
+    let revocation = NewRevocation {
+        serial: &serial_hex,
+        issuer_id,
+        shard: i64::from(opened.ca.urls().crl_shard(&serial)),
+        certificate_id: Some(certificate_id),
+        revoked_at: now,
+        reason_code: i64::from(reason),
+        not_after,
+        created_at: now,
+    };
+    let detail = format!("ca revoke, reason {reason}");
+    let log = LogEntry { actor: "operator", action: "revoked", detail: &detail, at: now };
+    let row = opened.store.revoke_certificate(certificate_id, record.status, &revocation, &log).await?;
+    tracing::info!(target: "audit", event = "revoked", certificate_id, serial = %serial_hex, reason, actor = "operator");
+    println!("revoked certificate {certificate_id} (serial {}) with reason {}", row.serial, row.reason_code);
+    opened.store.close().await;
+    Ok(())
+}
+
+/// Publishes revocations committed after start-up, by this process or another one, within
+/// about a second: it drops cached OCSP responses of the serial and rebuilds its CRL shard.
+pub async fn watch_revocations(store: Store, publisher: Arc<Publisher>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut last = latest_position(&store).await;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+        }
+        let rows = match store.revocations_after(last, 1000).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "reading new revocations failed; retrying");
+                continue;
+            }
+        };
+        for (position, serial_hex) in rows {
+            last = position;
+            let Some(serial) = SerialNumber::from_hex(&serial_hex) else { continue };
+            if let Err(error) = publisher.revoked(&serial).await {
+                tracing::error!(%error, serial = %serial_hex, "publishing a revocation failed; the next CRL rebuild includes it");
+            }
+        }
+    }
+}
+
+async fn latest_position(store: &Store) -> i64 {
+    let mut last = 0;
+    while let Ok(rows) = store.revocations_after(last, 10_000).await {
+        match rows.last() {
+            Some((position, _)) => last = *position,
+            None => break,
+        }
+    }
+    last
+}
