@@ -76,7 +76,11 @@ fn main() {
         let master_key = Arc::new(MasterKey::generate().unwrap());
         let issuance = services(&store, Arc::clone(&master_key)).await;
         // The validator is not used while applying, so any resolver will do.
-        let placeholder = ValidationConfig { dns_servers: vec!["127.0.0.1:9".parse().unwrap()], ..ValidationConfig::default() };
+        let placeholder = ValidationConfig {
+            dns_servers: vec!["127.0.0.1:9".parse().unwrap()],
+            recheck_interval: Duration::ZERO,
+            ..ValidationConfig::default()
+        };
         let orders = order_service(&store, &issuance, &master_key, placeholder);
         let mut tokens = Vec::new();
         let mut ids = Vec::new();
