@@ -182,3 +182,45 @@ impl CredentialStore for StoreCredentials {
         Ok(credential)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn cached_key_is_reused_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("test.db")).await.unwrap();
+        let master_key = Arc::new(MasterKey::generate().unwrap());
+        let account_id = store.create_account("cache", "user", 0).await.unwrap();
+        let key = create_api_key(&store, &master_key, account_id, 0).await.unwrap();
+        let credentials = StoreCredentials::new(store.clone(), Arc::clone(&master_key));
+
+        let found = credentials.find_credential(&key.secret_id).await.unwrap().unwrap();
+        assert_eq!(found.secret_key.as_str(), key.secret_key.as_str());
+        assert!(found.enabled);
+
+        assert!(store.disable_api_key(&key.secret_id).await.unwrap());
+        let cached = credentials.find_credential(&key.secret_id).await.unwrap().unwrap();
+        assert!(cached.enabled, "the cached entry is used within the TTL");
+
+        credentials.forget(&key.secret_id);
+        let reloaded = credentials.find_credential(&key.secret_id).await.unwrap().unwrap();
+        assert!(!reloaded.enabled);
+    }
+
+    #[tokio::test]
+    async fn zero_ttl_reads_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("test.db")).await.unwrap();
+        let master_key = Arc::new(MasterKey::generate().unwrap());
+        let account_id = store.create_account("uncached", "user", 0).await.unwrap();
+        let key = create_api_key(&store, &master_key, account_id, 0).await.unwrap();
+        let credentials = StoreCredentials::with_cache_ttl(store.clone(), Arc::clone(&master_key), Duration::ZERO);
+
+        assert!(credentials.find_credential(&key.secret_id).await.unwrap().unwrap().enabled);
+        assert!(store.disable_api_key(&key.secret_id).await.unwrap());
+        assert!(!credentials.find_credential(&key.secret_id).await.unwrap().unwrap().enabled);
+        assert!(credentials.find_credential("AKIDunknown").await.unwrap().is_none());
+    }
+}

@@ -122,12 +122,13 @@ impl IssuanceService {
         Ok(records.remove(0))
     }
 
-    /// Issues many certificates with one commit in the steady state. Every serial is committed
-    /// to the `serials` table before it is signed with: a batch takes serials that an earlier
-    /// batch reserved, reserves any it lacks in a commit of its own, and stores its certificates
-    /// with their log rows together with the serials for the next batch. Signing runs on the
-    /// blocking pool, split across the available cores. Any policy failure rejects the whole
-    /// batch before anything is stored.
+    /// Issues many certificates with one commit in the steady state.
+    ///
+    /// Every serial is committed to the `serials` table before it is signed with. A batch takes
+    /// serials that an earlier batch reserved and reserves any it lacks in a commit of its own.
+    /// It then stores its certificates and log rows in one transaction, which also reserves the
+    /// serials for the next batch. Signing runs on the blocking pool, split across the available
+    /// cores. Any policy failure rejects the whole batch before anything is stored.
     pub async fn issue_batch(&self, requests: Vec<IssueRequest>, now: OffsetDateTime) -> Result<Vec<CertificateRecord>, IssueError> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         if requests.is_empty() {

@@ -555,3 +555,85 @@ fn record_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
         id,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(account_id: i64, index: usize, status: CertificateStatus) -> CertificateRecord {
+        CertificateRecord {
+            id: format!("T{index:07}"),
+            account_id: Some(account_id),
+            product_id: 1,
+            status,
+            status_message: String::new(),
+            source: CertificateSource::Issued,
+            validation_method: ValidationMethod::Dns,
+            domain: format!("host{index}.example"),
+            names: vec![format!("host{index}.example")],
+            key_algorithm: KeyAlgorithm::EcdsaP256,
+            alias: String::new(),
+            project_id: 0,
+            serial: None,
+            issuer_id: None,
+            not_before: None,
+            not_after: None,
+            certificate_der: None,
+            csr_der: None,
+            sealed_private_key: None,
+            renewed_from: None,
+            renewal_id: None,
+            reissued_from: None,
+            reissued_by: None,
+            created_at: 1000 + index as i64,
+            updated_at: 1000 + index as i64,
+        }
+    }
+
+    fn by_status(account_id: i64, statuses: &[CertificateStatus]) -> CertificateFilter {
+        CertificateFilter { account_id: Some(account_id), statuses: statuses.to_vec(), ..CertificateFilter::default() }
+    }
+
+    #[tokio::test]
+    async fn listing_totals_follow_status_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("test.db")).await.unwrap();
+        let account = store.create_account("counts", "user", 0).await.unwrap();
+        let other = store.create_account("other", "user", 0).await.unwrap();
+        let mut records: Vec<CertificateRecord> = (0..5).map(|i| record(account, i, CertificateStatus::Issued)).collect();
+        records.push(record(account, 5, CertificateStatus::Reviewing));
+        records.push(record(other, 6, CertificateStatus::Issued));
+        let log = LogEntry { actor: "test", action: "issued", detail: "", at: 0 };
+        store.insert_certificates(&records, &log).await.unwrap();
+
+        let all = CertificateFilter { account_id: Some(account), ..CertificateFilter::default() };
+        let (total, page) = store.list_certificates(&all, CertificateOrder::Newest, 0, 2).await.unwrap();
+        assert_eq!(total, 6);
+        assert_eq!(page.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["T0000005", "T0000004"]);
+
+        let issued = by_status(account, &[CertificateStatus::Issued]);
+        let (total, page) = store.list_certificates(&issued, CertificateOrder::Newest, 0, 10).await.unwrap();
+        assert_eq!(total, 5);
+        assert_eq!(page.len(), 5);
+
+        // A page past the last match still reports the total.
+        let (total, page) = store.list_certificates(&issued, CertificateOrder::Newest, 50, 10).await.unwrap();
+        assert_eq!(total, 5);
+        assert!(page.is_empty());
+
+        let changed = LogEntry { actor: "test", action: "revoke", detail: "", at: 1 };
+        store
+            .change_status("T0000000", CertificateStatus::Issued, CertificateStatus::Revoked, "", &changed)
+            .await
+            .unwrap();
+        let (total, _) = store.list_certificates(&issued, CertificateOrder::Newest, 0, 10).await.unwrap();
+        assert_eq!(total, 4);
+        let either = by_status(account, &[CertificateStatus::Issued, CertificateStatus::Revoked]);
+        let (total, _) = store.list_certificates(&either, CertificateOrder::Newest, 0, 0).await.unwrap();
+        assert_eq!(total, 5);
+        let (total, _) = store.list_certificates(&all, CertificateOrder::Newest, 0, 1).await.unwrap();
+        assert_eq!(total, 6);
+        let (total, _) = store.list_certificates(&by_status(other, &[]), CertificateOrder::Newest, 0, 1).await.unwrap();
+        assert_eq!(total, 1);
+    }
+}
