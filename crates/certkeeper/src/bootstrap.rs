@@ -80,8 +80,8 @@ fn key_source(file: &Path) -> String {
     }
 }
 
-/// Reads the master key from the environment or its file; creates the file (mode 0600) only
-/// when `may_create` and no key exists yet, and never overwrites one.
+/// Reads the master key from the environment or its file. The file is created (mode 0600) only
+/// when `may_create` is set and no key exists yet, so an existing key is never overwritten.
 fn load_master_key(file: &Path, may_create: bool) -> anyhow::Result<MasterKey> {
     if let Ok(text) = std::env::var(ENV_MASTER_KEY) {
         return MasterKey::from_hex(&text).with_context(|| format!("{ENV_MASTER_KEY} is invalid"));
