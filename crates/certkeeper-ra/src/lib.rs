@@ -3,6 +3,8 @@
 
 mod issuance;
 pub mod orders;
+pub mod revocation;
 
 pub use issuance::{IssuanceService, IssueError, IssueRequest, SignedLeaf, new_certificate_id};
 pub use orders::{ApplyRequest, OrderError, OrderService, OrderSettings};
+pub use revocation::{RevocationService, RevokeError, RevokeOutcome, RevokeRequest};

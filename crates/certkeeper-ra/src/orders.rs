@@ -57,6 +57,8 @@ pub enum OrderError {
     Store(#[from] StoreError),
     #[error("certificate {id} does not exist")]
     NotFound { id: String },
+    #[error(transparent)]
+    Revocation(Box<crate::RevokeError>),
     #[error("certificate {id} is {status} ({}); {action} needs {needed}", status.code())]
     WrongStatus { id: String, status: CertificateStatus, action: &'static str, needed: &'static str },
 }
@@ -241,6 +243,27 @@ impl OrderService {
         Ok(self.store.validations_of(id, PURPOSE_ISSUE).await?)
     }
 
+    /// Returns the service for owner revocation requests, which shares this service's store,
+    /// CA and validator.
+    pub fn revocations(&self) -> crate::RevocationService {
+        crate::RevocationService::new(self.store.clone(), self.issuance.clone(), Arc::clone(&self.validator))
+    }
+
+    /// Checks the due validations of one certificate for the scheduler: those of a revocation
+    /// request while it is in status 9 (revoking), and otherwise those of its order.
+    async fn check_due(&self, id: &str, now: OffsetDateTime) -> Result<(), OrderError> {
+        let record = self.store.certificate(id).await?.ok_or_else(|| OrderError::NotFound { id: id.to_owned() })?;
+        if record.status == CertificateStatus::Revoking {
+            return match self.revocations().check(id, now).await {
+                Ok(_) => Ok(()),
+                Err(crate::RevokeError::Order(error)) => Err(error),
+                Err(crate::RevokeError::Store(error)) => Err(OrderError::Store(error)),
+                Err(other) => Err(OrderError::Revocation(Box::new(other))),
+            };
+        }
+        self.check_order(id, now).await.map(|_| ())
+    }
+
     /// Checks every pending validation of an order now, and issues when all have passed.
     /// Returns the validations with their latest results.
     pub async fn check_order(&self, id: &str, now: OffsetDateTime) -> Result<Vec<ValidationRow>, OrderError> {
@@ -372,9 +395,10 @@ impl OrderService {
         Ok(())
     }
 
-    /// Rechecks due validations until `shutdown` completes. Each pass picks up to 256 orders
-    /// with a validation whose next check time has come and checks them concurrently (the
-    /// validator bounds how many checks run at once). Passes follow each other at once while
+    /// Rechecks due validations, of orders and of revocation requests, until `shutdown`
+    /// completes. Each pass picks up to 256 certificates with a validation whose next check
+    /// time has come and checks them concurrently (the validator bounds how many checks run at
+    /// once). Passes follow each other at once while
     /// they are full, and once a second otherwise.
     pub async fn run_scheduler(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
@@ -388,7 +412,7 @@ impl OrderService {
                     for id in ids {
                         let service = self.clone();
                         tasks.spawn(async move {
-                            let result = service.check_order(&id, now).await;
+                            let result = service.check_due(&id, now).await;
                             if let Err(error) = &result {
                                 tracing::warn!(certificate_id = %id, %error, "scheduled validation check failed");
                             }

@@ -11,6 +11,7 @@ mod error;
 mod issuers;
 mod listing;
 mod revocations;
+mod reviews;
 mod validations;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
 pub use revocations::{CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
+pub use reviews::{NewRevocationRequest, REVIEW_KIND_REVOKE, ReviewRow, RevocationRequestRow};
 pub use validations::{CheckOutcome, Issued, NewValidation, ValidationRow};
 
 /// File name of the SQLite database inside the data directory.

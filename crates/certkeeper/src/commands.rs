@@ -41,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ca(CaCommand::Revoke { certificate, reason }) => crate::revoke::ca_revoke(&effective, &certificate, reason).await,
         Command::Account(command) => accounts::run_account(&effective, command).await,
         Command::Key(command) => accounts::run_key(&effective, command).await,
+        Command::Review(command) => crate::review::run(&effective, command).await,
         Command::Client(args) => client::run(args).await,
     }
 }

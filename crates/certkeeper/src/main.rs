@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod config;
 mod http;
+mod review;
 mod revoke;
 
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ enum Command {
     /// Manage the API keys (SecretId and SecretKey) of an account.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// List and decide revocation requests that wait for a reviewer.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// Call a certkeeper API (or any Tencent Cloud compatible `ssl` API) as a client.
     Client(client::ClientArgs),
 }
@@ -94,6 +98,41 @@ enum KeyCommand {
     Disable {
         /// SecretId of the key.
         secret_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReviewCommand {
+    /// List reviews, oldest first.
+    List {
+        /// Show only reviews in this state: pending, approved or rejected.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        /// Print an array of objects with id, certificate_id, kind, state, reason, reason_code,
+        /// decision_reason, decided_by, decided_at and created_at (Unix seconds).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one review.
+    Show {
+        /// Review id.
+        id: i64,
+        /// Print the review as a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending revocation request: the certificate is revoked (status 10).
+    Approve {
+        /// Review id.
+        id: i64,
+    },
+    /// Reject a pending revocation request: the certificate is issued again (status 1).
+    Reject {
+        /// Review id.
+        id: i64,
+        /// Reason shown to the owner in the certificate's status message.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
     },
 }
 

@@ -11,6 +11,7 @@ mod format;
 mod metadata;
 mod orders;
 mod query;
+mod revoke;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -107,6 +108,9 @@ pub struct Services {
     /// Applications, domain validation and cancellation of orders. Without it the order
     /// actions are not registered.
     pub orders: Option<certkeeper_ra::OrderService>,
+    /// Owner revocation requests and their reviews, set with the order service. Without it
+    /// RevokeCertificate and the review actions are not registered.
+    pub revocations: Option<certkeeper_ra::RevocationService>,
 }
 
 impl Services {
@@ -127,11 +131,14 @@ impl Services {
             downloads: DownloadTokens::default(),
             clock: Arc::new(SystemClock),
             orders: None,
+            revocations: None,
         }
     }
 
-    /// Sets the order service behind ApplyCertificate and the other order actions.
+    /// Sets the order service behind ApplyCertificate and the other order actions, and the
+    /// revocation service built from it.
     pub fn with_orders(mut self, orders: certkeeper_ra::OrderService) -> Self {
+        self.revocations = Some(orders.revocations());
         self.orders = Some(orders);
         self
     }
@@ -187,5 +194,6 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
     if accepts_orders {
         orders::register(&mut registry);
     }
+    revoke::register(&mut registry);
     registry
 }

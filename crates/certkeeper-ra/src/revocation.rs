@@ -1,0 +1,404 @@
+//! Revocation requested by a certificate's owner, and the reviews that decide some requests.
+//!
+//! An accepted request moves the certificate from status 1 (issued) to 9 (revoking), after
+//! which it can no longer be downloaded and the request cannot be withdrawn. How it ends
+//! depends on the product's [`RevocationPolicy`]:
+//!
+//! * `domain-validation`: the owner proves control of every domain again, with the method the
+//!   certificate was validated with. The order scheduler rechecks these validations (purpose
+//!   `revoke`). When all pass the certificate is revoked (status 10), and when a token expires
+//!   first it returns to status 1 with a status message that gives the reason.
+//! * `review-only`: a reviewer approves (status 10) or rejects (status 1) the request.
+//!
+//! The running server publishes every committed revocation in its CRLs and OCSP responses.
+
+use std::sync::Arc;
+
+use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, DnsName, RevocationPolicy, SerialNumber, ValidationMethod};
+use certkeeper_store::{
+    CheckOutcome, LogEntry, NewRevocation, NewRevocationRequest, NewValidation, ReviewRow, RevocationRow, Store, StoreError,
+    ValidationRow,
+};
+use certkeeper_va::{Challenge, DnsAutoPublish, Validator, next_check_delay};
+use time::OffsetDateTime;
+
+use crate::issuance::IssuanceService;
+use crate::orders::{OrderError, challenge_from_row};
+
+/// Purpose of validations made for a revocation request.
+pub const PURPOSE_REVOKE: &str = "revoke";
+
+/// RFC 5280 reason codes an owner may give: unspecified, keyCompromise, affiliationChanged,
+/// superseded and cessationOfOperation. certificateHold (6) and removeFromCRL (8) would make
+/// a revocation undoable, and 7 is unassigned.
+pub const OWNER_REASON_CODES: [u8; 5] = [0, 1, 3, 4, 5];
+
+/// An owner cannot revoke a certificate that expires within this many seconds (30 days) and
+/// already has a renewal; the renewal replaces it instead.
+const RENEWAL_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
+
+/// Status message while the owner proves domain control for a revocation.
+pub const PENDING_REVOKE_DCV: &str = "PENDING-REVOKE-DCV";
+
+/// Status message while a reviewer decides a revocation request.
+pub const PENDING_REVOKE_REVIEW: &str = "PENDING-REVOKE-REVIEW";
+
+/// Error from a revocation request or a review decision.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevokeError {
+    #[error("certificate {id} does not exist")]
+    NotFound { id: String },
+    #[error("certificate {id} was uploaded, not issued by certkeeper, so certkeeper cannot revoke it")]
+    Uploaded { id: String },
+    #[error("certificate {id} is already revoked")]
+    AlreadyRevoked { id: String },
+    #[error("certificate {id} already has a revocation request in progress, which cannot be withdrawn")]
+    AlreadyRevoking { id: String },
+    #[error("certificate {id} is in status {} ({status}); only issued certificates (status 1) can be revoked", status.code())]
+    WrongStatus { id: String, status: CertificateStatus },
+    #[error("certificate {id} has expired; expired certificates are not revoked")]
+    Expired { id: String },
+    #[error("certificate {id} is a reissue of certificate {original}; revoke {original}, which revokes its reissue too")]
+    Reissued { id: String, original: String },
+    #[error("certificate {id} expires within 30 days and waits for its renewal {renewal}; it cannot be revoked")]
+    AwaitingRenewal { id: String, renewal: String },
+    #[error("certificate {id} was issued before {date}, so an operator must revoke it; contact the operator")]
+    OperatorOnly { id: String, date: time::Date },
+    #[error("reason code {code} is not allowed; an owner may give 0, 1, 3, 4 or 5 (RFC 5280 reason codes)")]
+    ReasonCode { code: i64 },
+    #[error("a reason is required: a reviewer decides revocations of certificate {id} on the stated reason")]
+    ReasonRequired { id: String },
+    #[error("certificate {id} uses the {policy} revocation policy, which the API does not handle yet; ask an operator to revoke it")]
+    UnsupportedPolicy { id: String, policy: &'static str },
+    #[error("review {id} does not exist")]
+    ReviewNotFound { id: i64 },
+    #[error("review {id} is already {state}")]
+    ReviewDecided { id: i64, state: String },
+    #[error("a rejection needs a reason")]
+    RejectionReasonRequired,
+    #[error("the stored certificate {id} is incomplete: {detail}")]
+    Incomplete { id: String, detail: &'static str },
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A revocation request by a certificate's owner.
+#[derive(Clone, Debug)]
+pub struct RevokeRequest {
+    /// The requester, as written in the operation log: `account:<id>`.
+    pub actor: String,
+    /// RFC 5280 reason code; one of [`OWNER_REASON_CODES`].
+    pub reason_code: i64,
+    /// Free text; required by the review-only policy.
+    pub reason: String,
+}
+
+/// The next step of an accepted revocation request.
+#[derive(Clone, Debug)]
+pub enum RevokeOutcome {
+    /// The owner must pass these validations.
+    Validations(Vec<ValidationRow>),
+    /// A reviewer decides the review with this id.
+    Review { review_id: i64 },
+}
+
+/// Accepts owner revocation requests, advances their validations and applies review decisions.
+#[derive(Clone)]
+pub struct RevocationService {
+    store: Store,
+    issuance: IssuanceService,
+    validator: Arc<Validator>,
+}
+
+impl RevocationService {
+    pub fn new(store: Store, issuance: IssuanceService, validator: Arc<Validator>) -> Self {
+        RevocationService { store, issuance, validator }
+    }
+
+    /// Checks a request against the revocation rules and, when it is accepted, moves the
+    /// certificate to status 9 with its validations or review in one transaction. Nothing is
+    /// stored when a rule rejects the request.
+    pub async fn request(&self, id: &str, request: &RevokeRequest, now: OffsetDateTime) -> Result<RevokeOutcome, RevokeError> {
+        if !OWNER_REASON_CODES.iter().any(|&code| i64::from(code) == request.reason_code) {
+            return Err(RevokeError::ReasonCode { code: request.reason_code });
+        }
+        let record = self.store.certificate(id).await?.ok_or_else(|| RevokeError::NotFound { id: id.to_owned() })?;
+        let policy = self.check_revocable(&record, now)?;
+        let at = now.unix_timestamp();
+        match policy {
+            RevocationPolicy::DomainValidation => {
+                let validations = self.new_validations(&record, now).await?;
+                let stored = NewRevocationRequest {
+                    policy: policy.as_str(),
+                    reason_code: request.reason_code,
+                    reason: &request.reason,
+                    requested_by: &request.actor,
+                    validations: &validations,
+                    needs_review: false,
+                    status_message: PENDING_REVOKE_DCV,
+                };
+                let log = LogEntry { actor: &request.actor, action: "revoke", detail: &request.reason, at };
+                self.store.start_revocation(id, &stored, &log).await?;
+                tracing::info!(certificate_id = %id, reason_code = request.reason_code, "revocation requested; waiting for domain validation");
+                Ok(RevokeOutcome::Validations(self.store.validations_of(id, PURPOSE_REVOKE).await?))
+            }
+            RevocationPolicy::ReviewOnly => {
+                if request.reason.trim().is_empty() {
+                    return Err(RevokeError::ReasonRequired { id: id.to_owned() });
+                }
+                let stored = NewRevocationRequest {
+                    policy: policy.as_str(),
+                    reason_code: request.reason_code,
+                    reason: &request.reason,
+                    requested_by: &request.actor,
+                    validations: &[],
+                    needs_review: true,
+                    status_message: PENDING_REVOKE_REVIEW,
+                };
+                let log = LogEntry { actor: &request.actor, action: "revoke", detail: &request.reason, at };
+                let review_id = self.store.start_revocation(id, &stored, &log).await?.ok_or_else(|| RevokeError::Incomplete {
+                    id: id.to_owned(),
+                    detail: "the review row was not created",
+                })?;
+                tracing::info!(certificate_id = %id, review_id, reason_code = request.reason_code, "revocation requested; waiting for review");
+                Ok(RevokeOutcome::Review { review_id })
+            }
+            // TODO: the letter-based policies (status 12, UploadRevokeLetter) are not built yet.
+            other => Err(RevokeError::UnsupportedPolicy { id: id.to_owned(), policy: other.as_str() }),
+        }
+    }
+
+    /// Applies the owner revocation rules to a certificate and returns its product's policy.
+    pub fn check_revocable(&self, record: &CertificateRecord, now: OffsetDateTime) -> Result<RevocationPolicy, RevokeError> {
+        let id = record.id.clone();
+        if record.source != CertificateSource::Issued {
+            return Err(RevokeError::Uploaded { id });
+        }
+        match record.status {
+            CertificateStatus::Issued => {}
+            CertificateStatus::Revoked => return Err(RevokeError::AlreadyRevoked { id }),
+            CertificateStatus::Revoking | CertificateStatus::AwaitingRevokeLetter => return Err(RevokeError::AlreadyRevoking { id }),
+            CertificateStatus::Expired => return Err(RevokeError::Expired { id }),
+            status => return Err(RevokeError::WrongStatus { id, status }),
+        }
+        let at = now.unix_timestamp();
+        let not_after = record.not_after.ok_or_else(|| RevokeError::Incomplete { id: id.clone(), detail: "no notAfter" })?;
+        if not_after <= at {
+            return Err(RevokeError::Expired { id });
+        }
+        if let Some(original) = &record.reissued_from {
+            return Err(RevokeError::Reissued { id, original: original.clone() });
+        }
+        if let Some(renewal) = &record.renewal_id
+            && not_after - at <= RENEWAL_WINDOW_SECONDS
+        {
+            return Err(RevokeError::AwaitingRenewal { id, renewal: renewal.clone() });
+        }
+        let product = self.issuance.catalogue().get(record.product_id).map_err(OrderError::from)?;
+        if let Some(date) = product.owner_revocation_not_before {
+            let not_before = record.not_before.ok_or_else(|| RevokeError::Incomplete { id: id.clone(), detail: "no notBefore" })?;
+            let first_allowed = date.midnight().assume_utc().unix_timestamp();
+            if not_before < first_allowed {
+                return Err(RevokeError::OperatorOnly { id, date });
+            }
+        }
+        Ok(product.revocation_policy)
+    }
+
+    /// Builds one validation per domain with the method the certificate was validated with.
+    /// DNS_AUTO records are published at once; a domain whose zone certkeeper cannot update,
+    /// and a certificate issued without validation (method NONE), use DNS instead.
+    async fn new_validations(&self, record: &CertificateRecord, now: OffsetDateTime) -> Result<Vec<NewValidation>, RevokeError> {
+        let config = self.validator.config();
+        let lifetime = time::Duration::try_from(config.token_lifetime).unwrap_or(time::Duration::days(3));
+        let expires_at = (now + lifetime).unix_timestamp();
+        let at = now.unix_timestamp();
+        let later = at + config.recheck_interval.as_secs() as i64;
+        let method = match record.validation_method {
+            ValidationMethod::None => ValidationMethod::Dns,
+            method => method,
+        };
+        let mut validations = Vec::new();
+        for name in &record.names {
+            let domain = DnsName::parse(name).map_err(|source| OrderError::Name { value: name.clone(), source })?;
+            let mut challenge = Challenge::new(domain, method).map_err(OrderError::from)?;
+            let mut first_check = later;
+            if method == ValidationMethod::DnsAuto {
+                match self.validator.publish_dns_auto(&challenge).await {
+                    Ok(DnsAutoPublish::Published { zone, .. }) => {
+                        tracing::info!(certificate_id = %record.id, domain = %name, zone = %zone, "revocation validation record published");
+                        first_check = at;
+                    }
+                    Ok(DnsAutoPublish::ManualFallback { reason }) => {
+                        tracing::info!(certificate_id = %record.id, domain = %name, %reason, "automatic DNS not available; the owner publishes the record");
+                        challenge.method = ValidationMethod::Dns;
+                    }
+                    Err(error) => {
+                        tracing::warn!(certificate_id = %record.id, domain = %name, %error, "automatic DNS update failed; the owner publishes the record");
+                        challenge.method = ValidationMethod::Dns;
+                    }
+                }
+            }
+            validations.push(NewValidation {
+                purpose: PURPOSE_REVOKE.to_owned(),
+                domain: challenge.domain.to_string(),
+                method: challenge.method.as_str().to_owned(),
+                verify_type: challenge.verify_type.as_str().to_owned(),
+                record_key: challenge.key.clone(),
+                sub_domain: challenge.sub_domain.clone(),
+                token: challenge.value.clone(),
+                path: challenge.path.clone(),
+                remove_after_issue: challenge.method == ValidationMethod::DnsAuto,
+                next_check_at: first_check,
+                expires_at,
+            });
+        }
+        Ok(validations)
+    }
+
+    /// Returns the revocation validations of a certificate.
+    pub async fn validations(&self, id: &str) -> Result<Vec<ValidationRow>, RevokeError> {
+        Ok(self.store.validations_of(id, PURPOSE_REVOKE).await?)
+    }
+
+    /// Checks every pending revocation validation of a certificate in status 9 now. Revokes it
+    /// when all have passed, and returns it to status 1 when one has expired. Returns the
+    /// validations with their latest results.
+    pub async fn check(&self, id: &str, now: OffsetDateTime) -> Result<Vec<ValidationRow>, RevokeError> {
+        let record = self.store.certificate(id).await?.ok_or_else(|| RevokeError::NotFound { id: id.to_owned() })?;
+        if record.status != CertificateStatus::Revoking {
+            return self.validations(id).await;
+        }
+        let at = now.unix_timestamp();
+        let base = self.validator.config().recheck_interval;
+        for row in self.validations(id).await?.iter().filter(|row| row.state == "pending") {
+            let challenge = challenge_from_row(row)?;
+            let result = self.validator.check(&challenge).await;
+            let state = if result.is_valid() {
+                "valid"
+            } else if at >= row.expires_at {
+                "expired"
+            } else {
+                "pending"
+            };
+            let delay = next_check_delay(u32::try_from(row.attempts).unwrap_or(u32::MAX), base);
+            let values = result.check_value.join("\n");
+            let outcome = CheckOutcome {
+                state,
+                local_check: result.local_check.code(),
+                check_values: &values,
+                reason: &result.reason,
+                next_check_at: at + delay.as_secs().max(1) as i64,
+                checked_at: at,
+            };
+            self.store.record_check(row.id, &outcome).await?;
+        }
+
+        let rows = self.validations(id).await?;
+        if let Some(expired) = rows.iter().find(|row| row.state == "expired") {
+            let message = format!(
+                "revocation not made: domain validation of {} expired before it passed (last result: {}). \
+                 The certificate is usable again; request revocation again to retry",
+                expired.domain, expired.reason
+            );
+            let log = LogEntry { actor: "system", action: "cancelRevoke", detail: &message, at };
+            self.store.change_status(id, CertificateStatus::Revoking, CertificateStatus::Issued, &message, &log).await?;
+            self.store.close_validations(id, PURPOSE_REVOKE, "invalid").await?;
+            self.remove_dns_auto_records(&record).await;
+            tracing::info!(certificate_id = %id, reason = %message, "revocation request expired");
+        } else if !rows.is_empty() && rows.iter().all(|row| row.state == "valid") {
+            let request = self.store.revocation_request(id).await?;
+            let reason_code = request.as_ref().map_or(0, |request| request.reason_code);
+            let detail = format!("domain validation passed, reason {reason_code}");
+            let log = LogEntry { actor: "system", action: "revoked", detail: &detail, at };
+            let revocation = self.revocation_of(&record, reason_code, at)?;
+            let serial = revocation.serial.to_owned();
+            let revocation = NewRevocation { serial: &serial, ..revocation };
+            self.store.revoke_certificate(id, CertificateStatus::Revoking, &revocation, &log).await?;
+            self.remove_dns_auto_records(&record).await;
+            tracing::info!(target: "audit", event = "revoked", certificate_id = %id, serial = %serial, reason_code, actor = "owner");
+        }
+        self.validations(id).await
+    }
+
+    /// Builds the revocation row of a certificate, revoked at `at` (Unix seconds).
+    fn revocation_of<'a>(&self, record: &'a CertificateRecord, reason_code: i64, at: i64) -> Result<NewRevocation<'a>, RevokeError> {
+        let incomplete = |detail| RevokeError::Incomplete { id: record.id.clone(), detail };
+        let serial_hex = record.serial.as_deref().ok_or_else(|| incomplete("no serial"))?;
+        let serial = SerialNumber::from_hex(serial_hex).ok_or_else(|| incomplete("the serial is not hex"))?;
+        Ok(NewRevocation {
+            serial: serial_hex,
+            issuer_id: record.issuer_id.ok_or_else(|| incomplete("no issuer"))?,
+            shard: i64::from(self.issuance.ca().urls().crl_shard(&serial)),
+            certificate_id: Some(&record.id),
+            revoked_at: at,
+            reason_code,
+            not_after: record.not_after.ok_or_else(|| incomplete("no notAfter"))?,
+            created_at: at,
+        })
+    }
+
+    async fn remove_dns_auto_records(&self, record: &CertificateRecord) {
+        let Ok(rows) = self.validations(&record.id).await else { return };
+        for row in rows.iter().filter(|row| row.remove_after_issue) {
+            let Ok(challenge) = challenge_from_row(row) else { continue };
+            if let Err(error) = self.validator.remove_dns_auto(&challenge).await {
+                tracing::warn!(certificate_id = %record.id, domain = %row.domain, %error, "removing the revocation validation record failed");
+            }
+        }
+    }
+
+    /// Returns the reviews in one state, or all of them.
+    pub async fn reviews(&self, state: Option<&str>) -> Result<Vec<ReviewRow>, RevokeError> {
+        Ok(self.store.reviews(state).await?)
+    }
+
+    /// Returns one review.
+    pub async fn review(&self, review_id: i64) -> Result<ReviewRow, RevokeError> {
+        self.store.review(review_id).await?.ok_or(RevokeError::ReviewNotFound { id: review_id })
+    }
+
+    /// Approves a pending review: the certificate is revoked (status 10) with the reason code
+    /// of its request.
+    pub async fn approve(&self, review_id: i64, reviewer: &str, now: OffsetDateTime) -> Result<RevocationRow, RevokeError> {
+        let review = self.pending_review(review_id).await?;
+        let id = review.certificate_id.clone();
+        let record = self.store.certificate(&id).await?.ok_or_else(|| RevokeError::NotFound { id: id.clone() })?;
+        let at = now.unix_timestamp();
+        let revocation = self.revocation_of(&record, review.reason_code, at)?;
+        let detail = format!("review {review_id} approved by {reviewer}, reason {}", review.reason_code);
+        let log = LogEntry { actor: reviewer, action: "revoked", detail: &detail, at };
+        let row = self.store.approve_review(review_id, reviewer, &revocation, &log).await?;
+        let row = row.ok_or_else(|| RevokeError::ReviewDecided { id: review_id, state: "decided".to_owned() })?;
+        tracing::info!(target: "audit", event = "revoked", certificate_id = %id, review_id, serial = %row.serial, actor = reviewer);
+        Ok(row)
+    }
+
+    /// Rejects a pending review: the certificate returns to status 1 with the reason in its
+    /// status message.
+    pub async fn reject(&self, review_id: i64, reviewer: &str, reason: &str, now: OffsetDateTime) -> Result<ReviewRow, RevokeError> {
+        if reason.trim().is_empty() {
+            return Err(RevokeError::RejectionReasonRequired);
+        }
+        self.pending_review(review_id).await?;
+        let message = format!("revocation request rejected by the reviewer: {reason}");
+        let detail = format!("review {review_id} rejected by {reviewer}: {reason}");
+        let log = LogEntry { actor: reviewer, action: "cancelRevoke", detail: &detail, at: now.unix_timestamp() };
+        if !self.store.reject_review(review_id, reviewer, reason, &message, &log).await? {
+            return Err(RevokeError::ReviewDecided { id: review_id, state: "decided".to_owned() });
+        }
+        tracing::info!(review_id, reviewer, "revocation review rejected");
+        self.review(review_id).await
+    }
+
+    async fn pending_review(&self, review_id: i64) -> Result<ReviewRow, RevokeError> {
+        let review = self.review(review_id).await?;
+        if review.state != "pending" {
+            return Err(RevokeError::ReviewDecided { id: review_id, state: review.state });
+        }
+        Ok(review)
+    }
+}

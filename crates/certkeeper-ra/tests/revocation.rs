@@ -1,0 +1,351 @@
+//! Owner revocation requests against a real BIND9: domain validation, token expiry, reviews,
+//! reason codes, and each rule that rejects a request without changing anything.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use certkeeper_ca::{CertificateAuthority, UrlScheme};
+use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, KeyAlgorithm, Product, ProductCatalogue, RevocationPolicy, ValidationLevel, ValidationMethod};
+use certkeeper_pki::MasterKey;
+use certkeeper_pki::profile::CaProfile;
+use certkeeper_ra::revocation::PURPOSE_REVOKE;
+use certkeeper_ra::{ApplyRequest, IssuanceService, OrderService, OrderSettings, RevocationService, RevokeError, RevokeOutcome, RevokeRequest};
+use certkeeper_store::{LogEntry, NewIssuer, Store};
+use certkeeper_testkit::{Bind9, TSIG_KEY_NAME};
+use certkeeper_va::{DnsAutoConfig, DnsAutoZone, Secret, TsigAlgorithmName, ValidationConfig, Validator};
+use time::OffsetDateTime;
+
+const DV_PRODUCT: u32 = 50;
+const REVIEWED_PRODUCT: u32 = 51;
+const OPERATOR_ONLY_PRODUCT: u32 = 52;
+const VALIDATED_PRODUCT: u32 = 53;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    orders: OrderService,
+    revocations: RevocationService,
+}
+
+fn new_issuer<'a>(role: &'a str, sealed: &'a certkeeper_ca::SealedIssuer) -> NewIssuer<'a> {
+    NewIssuer {
+        role,
+        parent_id: None,
+        subject: role,
+        key_algorithm: "ecdsa-p256",
+        certificate_der: &sealed.certificate_der,
+        sealed_key: &sealed.sealed_key,
+        sha256: role,
+        not_before: 0,
+        not_after: 0,
+        created_at: 0,
+    }
+}
+
+fn test_product(id: u32, policy: RevocationPolicy, owner_revocation_not_before: Option<time::Date>) -> Product {
+    Product {
+        id,
+        name: format!("Test {id}"),
+        level: ValidationLevel::Dv,
+        key_algorithms: vec![KeyAlgorithm::EcdsaP256],
+        validity_days: 90,
+        revocation_policy: policy,
+        free: false,
+        owner_revocation_not_before,
+        dangerous_skip_domain_validation: true,
+    }
+}
+
+async fn fixture(bind: &Bind9, token_lifetime: Duration) -> Fixture {
+    fixture_with_dns_auto(bind, token_lifetime, &DnsAutoConfig::default()).await
+}
+
+async fn fixture_with_dns_auto(bind: &Bind9, token_lifetime: Duration, dns_auto: &DnsAutoConfig) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("revocation.db")).await.unwrap();
+    let master_key = Arc::new(MasterKey::generate().unwrap());
+    let urls = UrlScheme::new("http://127.0.0.1:8080", 16);
+    let profile = CaProfile {
+        country: "US".into(),
+        organization: "certkeeper test".into(),
+        root_common_name: "Test Root".into(),
+        intermediate_common_name: "Test Issuing CA".into(),
+        root_days: 3650,
+        intermediate_days: 1825,
+    };
+    let new_ca = certkeeper_ca::create(KeyAlgorithm::EcdsaP256, &profile, &urls, &master_key, OffsetDateTime::now_utc()).unwrap();
+    let (_, intermediate_id) =
+        store.insert_ca_pair(&new_issuer("root", &new_ca.root), &new_issuer("intermediate", &new_ca.intermediate)).await.unwrap();
+    let ca = Arc::new(CertificateAuthority::load(&new_ca.root, &new_ca.intermediate, intermediate_id, &master_key, urls).unwrap());
+    store.create_account("owner", "user", 0).await.unwrap();
+
+    let catalogue = ProductCatalogue::new(vec![
+        test_product(DV_PRODUCT, RevocationPolicy::DomainValidation, None),
+        test_product(REVIEWED_PRODUCT, RevocationPolicy::ReviewOnly, None),
+        test_product(OPERATOR_ONLY_PRODUCT, RevocationPolicy::DomainValidation, Some(time::macros::date!(2100 - 01 - 01))),
+        Product { dangerous_skip_domain_validation: false, ..test_product(VALIDATED_PRODUCT, RevocationPolicy::DomainValidation, None) },
+    ])
+    .unwrap();
+    let config = ValidationConfig {
+        dns_servers: vec![bind.addr()],
+        dns_timeout: Duration::from_secs(2),
+        allow_private_addresses: true,
+        recheck_interval: Duration::from_secs(1),
+        token_lifetime,
+        ..ValidationConfig::default()
+    };
+    let issuance = IssuanceService::new(store.clone(), ca, Arc::new(catalogue));
+    let validator = Arc::new(Validator::new(config, dns_auto).unwrap());
+    let settings = OrderSettings { caa_identities: vec!["certkeeper.example".into()] };
+    let orders = OrderService::new(store.clone(), issuance, validator, master_key, settings);
+    let revocations = orders.revocations();
+    Fixture { _dir: dir, store, orders, revocations }
+}
+
+/// Issues a certificate for `domain` at once, through a product that skips domain validation.
+async fn issue(fixture: &Fixture, domain: &str, product_id: u32) -> CertificateRecord {
+    let request = ApplyRequest {
+        account_id: 1,
+        domain: domain.into(),
+        method: ValidationMethod::Dns,
+        product_id,
+        csr: None,
+        key_algorithm: KeyAlgorithm::EcdsaP256,
+        alias: String::new(),
+        project_id: 0,
+        delete_dns_auto_record: false,
+    };
+    let record = fixture.orders.apply(request, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(record.status, CertificateStatus::Issued);
+    record
+}
+
+fn owner_request(reason_code: i64, reason: &str) -> RevokeRequest {
+    RevokeRequest { actor: "account:1".into(), reason_code, reason: reason.into() }
+}
+
+/// Asserts that a certificate is still issued, with no revocation request, validation or
+/// revocation row.
+async fn assert_unchanged(fixture: &Fixture, record: &CertificateRecord) {
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, record.status, "{}", record.id);
+    assert!(fixture.store.revocation_request(&record.id).await.unwrap().is_none(), "{}", record.id);
+    assert!(fixture.store.validations_of(&record.id, PURPOSE_REVOKE).await.unwrap().is_empty(), "{}", record.id);
+    if let Some(serial) = &record.serial {
+        assert!(fixture.store.revocation_status(serial).await.unwrap().is_none(), "{}", record.id);
+    }
+}
+
+#[tokio::test]
+async fn domain_validation_revokes_once_record_published() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let record = issue(&fixture, "www.example.test", DV_PRODUCT).await;
+    assert_eq!(record.validation_method, ValidationMethod::None);
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(1, "key leaked"), OffsetDateTime::now_utc()).await.unwrap();
+    let RevokeOutcome::Validations(rows) = outcome else { panic!("expected validations, got {outcome:?}") };
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].method, "DNS", "a certificate issued without validation is revoked with DNS");
+    assert_eq!(rows[0].record_key, "_dnsauth.www.example.test");
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CertificateStatus::Revoking);
+    let log = fixture.store.operation_log(&record.id).await.unwrap();
+    assert_eq!(log.last().unwrap().action, "revoke");
+
+    let second = fixture.revocations.request(&record.id, &owner_request(1, ""), OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(second, RevokeError::AlreadyRevoking { .. }), "{second}");
+
+    let checked = fixture.revocations.check(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(checked[0].state, "pending");
+    assert_eq!(fixture.store.certificate(&record.id).await.unwrap().unwrap().status, CertificateStatus::Revoking);
+
+    bind.add_record(&rows[0].record_key, 60, "TXT", &format!("\"{}\"", rows[0].token));
+    let checked = fixture.revocations.check(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(checked[0].state, "valid", "{:?}", checked[0]);
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CertificateStatus::Revoked);
+    let revocation = fixture.store.revocation_status(record.serial.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(revocation.reason_code, 1);
+
+    // BC-12: a second revocation is rejected as already revoked, and the stored row stays.
+    let again = fixture.revocations.request(&record.id, &owner_request(4, ""), OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(again, RevokeError::AlreadyRevoked { .. }), "{again}");
+    assert!(again.to_string().contains("already revoked"), "{again}");
+    let after = fixture.store.revocation_status(record.serial.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(after, revocation);
+}
+
+#[tokio::test]
+async fn expired_token_returns_certificate_to_issued() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(1)).await;
+    let record = issue(&fixture, "expiry.example.test", DV_PRODUCT).await;
+
+    let now = OffsetDateTime::now_utc();
+    fixture.revocations.request(&record.id, &owner_request(0, ""), now).await.unwrap();
+    let later = now + time::Duration::seconds(5);
+    let checked = fixture.revocations.check(&record.id, later).await.unwrap();
+    assert!(checked.iter().all(|row| row.state != "pending"), "{checked:?}");
+
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CertificateStatus::Issued);
+    assert!(stored.status_message.contains("expired before it passed"), "{}", stored.status_message);
+    assert!(fixture.store.revocation_status(record.serial.as_deref().unwrap()).await.unwrap().is_none());
+    assert!(stored.status.allows_download());
+}
+
+#[tokio::test]
+async fn disallowed_reason_codes_change_nothing() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let record = issue(&fixture, "codes.example.test", DV_PRODUCT).await;
+
+    for code in [6, 8, 7, 2, -1, 11] {
+        let error = fixture.revocations.request(&record.id, &owner_request(code, ""), OffsetDateTime::now_utc()).await.unwrap_err();
+        assert!(matches!(error, RevokeError::ReasonCode { .. }), "{code}: {error}");
+        assert!(error.to_string().contains("0, 1, 3, 4 or 5"), "{error}");
+        assert_unchanged(&fixture, &record).await;
+    }
+}
+
+#[tokio::test]
+async fn each_rule_rejects_without_changes() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let original = issue(&fixture, "rules.example.test", DV_PRODUCT).await;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+
+    let variant = |suffix: &str, change: &dyn Fn(&mut CertificateRecord)| {
+        let mut record = original.clone();
+        record.id = format!("{}{suffix}", original.id);
+        record.serial = None;
+        change(&mut record);
+        record
+    };
+    let cases: Vec<(CertificateRecord, &str)> = vec![
+        (variant("u", &|r| r.source = CertificateSource::Uploaded), "uploaded"),
+        (variant("e", &|r| r.not_after = Some(now - 60)), "has expired"),
+        (variant("x", &|r| r.status = CertificateStatus::Expired), "has expired"),
+        (variant("c", &|r| r.status = CertificateStatus::Cancelled), "status 7"),
+        (variant("r", &|r| r.reissued_from = Some(original.id.clone())), original.id.as_str()),
+        (
+            variant("n", &|r| {
+                r.renewal_id = Some("renewal1".into());
+                r.not_after = Some(now + 10 * 24 * 3600);
+            }),
+            "waits for its renewal",
+        ),
+    ];
+    let log = LogEntry { actor: "test", action: "upload", detail: "", at: now };
+    for (record, expected) in &cases {
+        fixture.store.insert_certificate(record, &log).await.unwrap();
+        let error = fixture.revocations.request(&record.id, &owner_request(1, "x"), OffsetDateTime::now_utc()).await.unwrap_err();
+        assert!(error.to_string().contains(expected), "{}: {error}", record.id);
+        assert_unchanged(&fixture, record).await;
+    }
+
+    // A renewal far from expiry does not block revocation.
+    let renewed = variant("f", &|r| r.renewal_id = Some("renewal2".into()));
+    fixture.store.insert_certificate(&renewed, &log).await.unwrap();
+    fixture.revocations.request(&renewed.id, &owner_request(1, ""), OffsetDateTime::now_utc()).await.unwrap();
+
+    let legacy = issue(&fixture, "legacy.example.test", OPERATOR_ONLY_PRODUCT).await;
+    let error = fixture.revocations.request(&legacy.id, &owner_request(0, ""), OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(error, RevokeError::OperatorOnly { .. }), "{error}");
+    assert!(error.to_string().contains("operator must revoke"), "{error}");
+    assert_unchanged(&fixture, &legacy).await;
+}
+
+#[tokio::test]
+async fn review_only_rejection_and_approval() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let record = issue(&fixture, "reviewed.example.test", REVIEWED_PRODUCT).await;
+
+    let missing = fixture.revocations.request(&record.id, &owner_request(4, "  "), OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(missing, RevokeError::ReasonRequired { .. }), "{missing}");
+    assert_unchanged(&fixture, &record).await;
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(4, "server retired"), OffsetDateTime::now_utc()).await.unwrap();
+    let RevokeOutcome::Review { review_id } = outcome else { panic!("expected a review, got {outcome:?}") };
+    assert_eq!(fixture.store.certificate(&record.id).await.unwrap().unwrap().status, CertificateStatus::Revoking);
+    let pending = fixture.revocations.reviews(Some("pending")).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].kind, "revoke");
+    assert_eq!(pending[0].reason, "server retired");
+
+    let rejected = fixture.revocations.reject(review_id, "operator", "wrong certificate", OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(rejected.state, "rejected");
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CertificateStatus::Issued);
+    assert!(stored.status_message.contains("wrong certificate"), "{}", stored.status_message);
+    let twice = fixture.revocations.approve(review_id, "operator", OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(twice, RevokeError::ReviewDecided { .. }), "{twice}");
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(5, "service ended"), OffsetDateTime::now_utc()).await.unwrap();
+    let RevokeOutcome::Review { review_id } = outcome else { panic!("expected a review, got {outcome:?}") };
+    let row = fixture.revocations.approve(review_id, "operator", OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(row.reason_code, 5);
+    assert_eq!(fixture.store.certificate(&record.id).await.unwrap().unwrap().status, CertificateStatus::Revoked);
+    assert_eq!(fixture.revocations.review(review_id).await.unwrap().state, "approved");
+}
+
+#[tokio::test]
+async fn dns_auto_revocation_publishes_record() {
+    let bind = Bind9::start(&["example.test"]);
+    let zone = DnsAutoZone {
+        zone: "example.test".into(),
+        server: bind.addr(),
+        tsig_key_name: TSIG_KEY_NAME.to_owned(),
+        tsig_algorithm: TsigAlgorithmName::HmacSha256,
+        tsig_secret: Some(Secret::new(bind.tsig_secret())),
+        tsig_secret_file: None,
+    };
+    let fixture = fixture_with_dns_auto(&bind, Duration::from_secs(600), &DnsAutoConfig { zones: vec![zone] }).await;
+    let request = ApplyRequest {
+        account_id: 1,
+        domain: "auto.example.test".into(),
+        method: ValidationMethod::DnsAuto,
+        product_id: VALIDATED_PRODUCT,
+        csr: None,
+        key_algorithm: KeyAlgorithm::EcdsaP256,
+        alias: String::new(),
+        project_id: 0,
+        delete_dns_auto_record: true,
+    };
+    let record = fixture.orders.apply(request, OffsetDateTime::now_utc()).await.unwrap();
+    fixture.orders.check_order(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    let record = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(record.status, CertificateStatus::Issued);
+    assert!(bind.query("_dnsauth.auto.example.test", "TXT").is_empty(), "the issuance record is removed");
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(3, ""), OffsetDateTime::now_utc()).await.unwrap();
+    let RevokeOutcome::Validations(rows) = outcome else { panic!("expected validations, got {outcome:?}") };
+    assert_eq!(rows[0].method, "DNS_AUTO");
+    assert_eq!(bind.query("_dnsauth.auto.example.test", "TXT").len(), 1, "the revocation record is published");
+
+    fixture.revocations.check(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(fixture.store.certificate(&record.id).await.unwrap().unwrap().status, CertificateStatus::Revoked);
+    let revocation = fixture.store.revocation_status(record.serial.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(revocation.reason_code, 3);
+    assert!(bind.query("_dnsauth.auto.example.test", "TXT").is_empty(), "the revocation record is removed");
+}
+
+#[tokio::test]
+async fn dns_auto_without_zone_uses_dns() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let issued = issue(&fixture, "manual.example.test", DV_PRODUCT).await;
+    let mut record = issued.clone();
+    record.id = format!("{}a", issued.id);
+    record.serial = None;
+    record.validation_method = ValidationMethod::DnsAuto;
+    let log = LogEntry { actor: "test", action: "issued", detail: "", at: 0 };
+    fixture.store.insert_certificate(&record, &log).await.unwrap();
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(0, ""), OffsetDateTime::now_utc()).await.unwrap();
+    let RevokeOutcome::Validations(rows) = outcome else { panic!("expected validations, got {outcome:?}") };
+    assert_eq!(rows[0].method, "DNS", "without a configured zone the owner publishes the record");
+    assert!(!rows[0].remove_after_issue);
+}
