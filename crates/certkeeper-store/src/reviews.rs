@@ -84,9 +84,7 @@ impl Store {
         .bind(log.at)
         .execute(&mut *tx)
         .await?;
-        for validation in request.validations {
-            insert_validation(&mut tx, certificate_id, validation).await?;
-        }
+        crate::validations::insert_validation_rows(&mut tx, certificate_id, request.validations).await?;
         let review_id = if request.needs_review {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO reviews (certificate_id, kind, state, reason, reason_code, created_at) \
@@ -145,28 +143,8 @@ impl Store {
         };
         let (from, to) = (CertificateStatus::Revoking, CertificateStatus::Revoked);
         move_status(&mut tx, &certificate_id, from, to, "", log.at).await?;
-        sqlx::query(
-            "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
-             not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
-        )
-        .bind(revocation.serial)
-        .bind(revocation.issuer_id)
-        .bind(revocation.shard)
-        .bind(revocation.certificate_id)
-        .bind(revocation.revoked_at)
-        .bind(revocation.reason_code)
-        .bind(revocation.not_after)
-        .bind(revocation.created_at)
-        .execute(&mut *tx)
-        .await?;
+        let row = crate::revocations::insert_revocation_row(&mut tx, revocation).await?;
         append_log(&mut tx, &certificate_id, None, Some(from), Some(to), log).await?;
-        let row: RevocationRow = sqlx::query_as(
-            "SELECT serial, issuer_id, shard, certificate_id, revoked_at, reason_code, not_after, created_at \
-             FROM revoked_certificates WHERE serial = $1",
-        )
-        .bind(revocation.serial)
-        .fetch_one(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(Some(row))
     }
@@ -278,27 +256,4 @@ async fn decide(
     .fetch_optional(&mut *tx)
     .await?;
     Ok(row.map(|(id,)| id))
-}
-
-async fn insert_validation(tx: &mut SqliteConnection, certificate_id: &str, validation: &NewValidation) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO validations (certificate_id, purpose, domain, method, verify_type, record_key, sub_domain, \
-         token, path, remove_after_issue, state, next_check_at, expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, $11)",
-    )
-    .bind(certificate_id)
-    .bind(&validation.purpose)
-    .bind(&validation.domain)
-    .bind(&validation.method)
-    .bind(&validation.verify_type)
-    .bind(&validation.record_key)
-    .bind(&validation.sub_domain)
-    .bind(&validation.token)
-    .bind(&validation.path)
-    .bind(validation.remove_after_issue)
-    .bind(validation.next_check_at)
-    .bind(validation.expires_at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
 }

@@ -68,25 +68,7 @@ impl Store {
     /// the first revocation time and reason stay in force.
     pub async fn insert_revocation(&self, revocation: &NewRevocation<'_>) -> Result<RevocationRow, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
-             not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
-        )
-        .bind(revocation.serial)
-        .bind(revocation.issuer_id)
-        .bind(revocation.shard)
-        .bind(revocation.certificate_id)
-        .bind(revocation.revoked_at)
-        .bind(revocation.reason_code)
-        .bind(revocation.not_after)
-        .bind(revocation.created_at)
-        .execute(&mut *tx)
-        .await?;
-        let row: RevocationRow =
-            sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
-                .bind(revocation.serial)
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = insert_revocation_row(&mut tx, revocation).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -307,26 +289,8 @@ impl Store {
         if updated.rows_affected() == 0 {
             return Err(StoreError::NotFound { id: certificate_id.to_owned() });
         }
-        sqlx::query(
-            "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
-             not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
-        )
-        .bind(revocation.serial)
-        .bind(revocation.issuer_id)
-        .bind(revocation.shard)
-        .bind(revocation.certificate_id)
-        .bind(revocation.revoked_at)
-        .bind(revocation.reason_code)
-        .bind(revocation.not_after)
-        .bind(revocation.created_at)
-        .execute(&mut *tx)
-        .await?;
+        let row = insert_revocation_row(&mut tx, revocation).await?;
         crate::certificates::append_log(&mut tx, certificate_id, None, Some(from), Some(revoked), log).await?;
-        let row: RevocationRow =
-            sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
-                .bind(revocation.serial)
-                .fetch_one(&mut *tx)
-                .await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -342,4 +306,30 @@ impl Store {
             .fetch_all(&self.pool)
             .await?)
     }
+}
+
+/// Inserts a revocation unless the serial is already revoked, and returns the stored row, so the
+/// first revocation time and reason stay in force.
+pub(crate) async fn insert_revocation_row(
+    tx: &mut sqlx::SqliteConnection,
+    revocation: &NewRevocation<'_>,
+) -> Result<RevocationRow, StoreError> {
+    sqlx::query(
+        "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
+         not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
+    )
+    .bind(revocation.serial)
+    .bind(revocation.issuer_id)
+    .bind(revocation.shard)
+    .bind(revocation.certificate_id)
+    .bind(revocation.revoked_at)
+    .bind(revocation.reason_code)
+    .bind(revocation.not_after)
+    .bind(revocation.created_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
+        .bind(revocation.serial)
+        .fetch_one(&mut *tx)
+        .await?)
 }

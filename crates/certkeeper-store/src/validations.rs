@@ -178,7 +178,7 @@ impl Store {
     }
 }
 
-async fn insert_validation_rows(tx: &mut sqlx::SqliteConnection, certificate_id: &str, validations: &[NewValidation]) -> Result<(), StoreError> {
+pub(crate) async fn insert_validation_rows(tx: &mut sqlx::SqliteConnection, certificate_id: &str, validations: &[NewValidation]) -> Result<(), StoreError> {
     for validation in validations {
         sqlx::query(
             "INSERT INTO validations (certificate_id, purpose, domain, method, verify_type, record_key, sub_domain, \
