@@ -212,6 +212,20 @@ async fn dns_order_validates_and_issues() {
     let info = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
     assert_eq!(info["Status"], json!(1), "{info}");
 
+    // Revoking or deleting another account's issued certificate reads as an unknown id and
+    // changes nothing.
+    for action in ["RevokeCertificate", "DeleteCertificate"] {
+        let foreign = app.call(&app.fx.bob, action, &json!({ "CertificateId": id })).await;
+        let unknown = app.call(&app.fx.bob, action, &json!({ "CertificateId": "zzzzzzzz" })).await;
+        assert_eq!(error_code(&foreign), Some("FailedOperation.CertificateNotFound"), "{action}: {foreign}");
+        assert_eq!(error_code(&unknown), Some("FailedOperation.CertificateNotFound"), "{action}: {unknown}");
+        let foreign_message = foreign["Error"]["Message"].as_str().unwrap().replace(id.as_str(), "ID");
+        let unknown_message = unknown["Error"]["Message"].as_str().unwrap().replace("zzzzzzzz", "ID");
+        assert_eq!(foreign_message, unknown_message, "{action}");
+    }
+    let still = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(still["Status"], json!(1), "{still}");
+
     let passed = app.call(alice, "CheckCertificateDomainVerification", &json!({ "CertificateId": id })).await;
     let result = &passed["VerificationResults"][0];
     assert_eq!(result["LocalCheck"], json!(1), "{passed}");

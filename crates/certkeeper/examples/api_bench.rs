@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Defaults: 100000 certificates, 32 connections, 10 seconds. A fourth argument, a JSON object,
-//! replaces the default mix of request bodies. The server and the load client
+//! replaces the default mix of request bodies, and a fifth names another action. The server and the load client
 //! share the process and the machine, so the figures include the client's CPU use.
 
 use std::sync::Arc;
@@ -58,8 +58,51 @@ fn synthetic_record(account_id: i64, index: usize, now: i64) -> CertificateRecor
     }
 }
 
-/// Builds a signed keep-alive POST request for DescribeCertificates.
-fn signed_request(host: &str, secret_id: &str, secret_key: &str, body: &str, timestamp: i64) -> Vec<u8> {
+fn bench_issuer<'a>(role: &'a str, sealed: &'a certkeeper_ca::SealedIssuer) -> certkeeper_store::NewIssuer<'a> {
+    certkeeper_store::NewIssuer {
+        role,
+        parent_id: None,
+        subject: role,
+        key_algorithm: "ecdsa-p256",
+        certificate_der: &sealed.certificate_der,
+        sealed_key: &sealed.sealed_key,
+        sha256: role,
+        not_before: 0,
+        not_after: 0,
+        created_at: 0,
+    }
+}
+
+/// Creates a CA in the store and returns an order service that signs with it.
+async fn order_service(
+    store: &Store,
+    master_key: &Arc<MasterKey>,
+    catalogue: &Arc<ProductCatalogue>,
+) -> anyhow::Result<certkeeper_ra::OrderService> {
+    let urls = certkeeper_ca::UrlScheme::new("http://127.0.0.1", 16);
+    let profile = certkeeper_pki::profile::CaProfile {
+        country: "US".into(),
+        organization: "certkeeper bench".into(),
+        root_common_name: "Bench Root".into(),
+        intermediate_common_name: "Bench Issuing CA".into(),
+        root_days: 3650,
+        intermediate_days: 1825,
+    };
+    let new_ca = certkeeper_ca::create(KeyAlgorithm::EcdsaP256, &profile, &urls, master_key, time::OffsetDateTime::now_utc())?;
+    let (_, intermediate_id) = store
+        .insert_ca_pair(&bench_issuer("root", &new_ca.root), &bench_issuer("intermediate", &new_ca.intermediate))
+        .await?;
+    let ca = certkeeper_ca::CertificateAuthority::load(&new_ca.root, &new_ca.intermediate, intermediate_id, master_key, urls)?;
+    let issuance = certkeeper_ra::IssuanceService::new(store.clone(), Arc::new(ca), Arc::clone(catalogue));
+    // No check runs, because the products skip domain validation.
+    let config = certkeeper_va::ValidationConfig { dns_servers: vec!["127.0.0.1:9".parse()?], ..Default::default() };
+    let validator = certkeeper_va::Validator::new(config, &certkeeper_va::DnsAutoConfig::default())?;
+    let settings = certkeeper_ra::OrderSettings { caa_identities: vec!["certkeeper.example".into()] };
+    Ok(certkeeper_ra::OrderService::new(store.clone(), issuance, Arc::new(validator), Arc::clone(master_key), settings))
+}
+
+/// Builds a signed keep-alive POST request for `action`.
+fn signed_request(host: &str, action: &str, secret_id: &str, secret_key: &str, body: &str, timestamp: i64) -> Vec<u8> {
     let date = certkeeper_api::tc3::utc_date(timestamp).expect("valid timestamp");
     let mut headers = axum::http::HeaderMap::new();
     headers.insert("content-type", "application/json".parse().unwrap());
@@ -69,7 +112,7 @@ fn signed_request(host: &str, secret_id: &str, secret_key: &str, body: &str, tim
     let to_sign = certkeeper_api::tc3::string_to_sign(&timestamp.to_string(), &date, "ssl", &canonical);
     let signature = certkeeper_api::tc3::sign(secret_key, &date, "ssl", &to_sign);
     format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nX-TC-Action: DescribeCertificates\r\n\
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nX-TC-Action: {action}\r\n\
          X-TC-Version: 2019-12-05\r\nX-TC-Timestamp: {timestamp}\r\nAuthorization: TC3-HMAC-SHA256 \
          Credential={secret_id}/{date}/ssl/tc3_request, SignedHeaders=content-type;host, Signature={signature}\r\n\
          Content-Length: {}\r\n\r\n{body}",
@@ -133,13 +176,18 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("filled {certificates} certificates in {:.1} s", fill_started.elapsed().as_secs_f64());
 
-    let services = Arc::new(Services::new(
-        store.clone(),
-        Arc::clone(&master_key),
-        Arc::new(ProductCatalogue::default()),
-        Arc::new(Vec::new()),
-        "http://127.0.0.1",
-    ));
+    // ApplyCertificate goes through a free DV product that the operator set to skip domain
+    // validation, as internal PKI setups do, so every application is signed at once.
+    let mut products = ProductCatalogue::default_products();
+    for product in &mut products {
+        product.dangerous_skip_domain_validation = true;
+    }
+    let catalogue = Arc::new(ProductCatalogue::new(products)?);
+    let orders = order_service(&store, &master_key, &catalogue).await?;
+    let issuers = Arc::new(store.issuers().await?);
+    let services = Arc::new(
+        Services::new(store.clone(), Arc::clone(&master_key), catalogue, issuers, "http://127.0.0.1").with_orders(orders),
+    );
     let credentials = Arc::new(StoreCredentials::new(store.clone(), Arc::clone(&master_key)));
     let state = ApiState::new(credentials, Arc::new(ssl_actions(services)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -154,12 +202,15 @@ async fn main() -> anyhow::Result<()> {
         r#"{"CertificateStatus": [1], "Limit": 10}"#.to_owned(),
         r#"{"SearchKey": "host4242", "Limit": 10}"#.to_owned(),
     ];
+    // A fifth argument names another action, such as DescribeCertificate with a body of
+    // {"CertificateId": "B0000042"} (the benchmark's ids are B followed by seven digits).
+    let action = std::env::args().nth(5).unwrap_or_else(|| "DescribeCertificates".to_owned());
     if let Some(body) = std::env::args().nth(4) {
         bodies = vec![body];
     }
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let requests: Arc<Vec<Vec<u8>>> = Arc::new(
-        bodies.iter().map(|body| signed_request(&host, &key.secret_id, key.secret_key.as_str(), body, timestamp)).collect(),
+        bodies.iter().map(|body| signed_request(&host, &action, &key.secret_id, key.secret_key.as_str(), body, timestamp)).collect(),
     );
 
     let deadline = Instant::now() + Duration::from_secs(seconds);
