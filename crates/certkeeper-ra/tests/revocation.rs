@@ -168,7 +168,7 @@ async fn domain_validation_revokes_once_record_published() {
     let revocation = fixture.store.revocation_status(record.serial.as_deref().unwrap()).await.unwrap().unwrap();
     assert_eq!(revocation.reason_code, 1);
 
-    // BC-12: a second revocation is rejected as already revoked, and the stored row stays.
+    // A second revocation is rejected as already revoked, and the stored row stays.
     let again = fixture.revocations.request(&record.id, &owner_request(4, ""), OffsetDateTime::now_utc()).await.unwrap_err();
     assert!(matches!(again, RevokeError::AlreadyRevoked { .. }), "{again}");
     assert!(again.to_string().contains("already revoked"), "{again}");
