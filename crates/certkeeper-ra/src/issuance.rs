@@ -129,8 +129,8 @@ impl IssuanceService {
     /// It then stores its certificates and log rows in one transaction, which also reserves the
     /// serials for the next batch. Signing runs on the blocking pool, split across the available
     /// cores. Any policy failure rejects the whole batch before anything is stored.
-    // TODO: random-key index writes (id, serial, log) cap this path at about a quarter of the
-    // raw P-256 signing rate; time-ordered serial prefixes would make two indexes append-only.
+    // TODO: commit latency and random-key index writes (id, serial, log) on the one database
+    // thread cap this path at about a third of the raw P-256 signing rate (see BENCHMARKS.md).
     pub async fn issue_batch(&self, requests: Vec<IssueRequest>, now: OffsetDateTime) -> Result<Vec<CertificateRecord>, IssueError> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         if requests.is_empty() {
