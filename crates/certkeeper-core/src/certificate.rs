@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Where a certificate came from.
+/// Origin of a certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CertificateSource {
     /// Signed by certkeeper's own CA.
@@ -31,7 +31,7 @@ impl CertificateSource {
     }
 }
 
-/// How domain ownership is proven, with the Tencent API's names.
+/// Method of proving domain ownership, with the Tencent API's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValidationMethod {
     /// The applicant publishes a TXT record.

@@ -5,7 +5,7 @@ use time::Date;
 
 use crate::key::KeyAlgorithm;
 
-/// Longest leaf validity certkeeper issues, in days (CA/Browser Forum Baseline Requirements
+/// Maximum leaf validity certkeeper issues, in days (CA/Browser Forum Baseline Requirements
 /// §6.3.2 for certificates issued after 2020-09-01).
 pub const MAX_VALIDITY_DAYS: u32 = 398;
 
@@ -39,7 +39,7 @@ impl ValidationLevel {
     }
 }
 
-/// How an owner's revocation request is confirmed.
+/// Confirmation method of an owner's revocation request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RevocationPolicy {
@@ -79,7 +79,7 @@ pub struct Product {
     pub key_algorithms: Vec<KeyAlgorithm>,
     /// Validity of each issued certificate, in days; at most [`MAX_VALIDITY_DAYS`].
     pub validity_days: u32,
-    /// How revocation requests are confirmed.
+    /// Confirmation method of revocation requests.
     pub revocation_policy: RevocationPolicy,
     /// Free products allow one reissue and cannot be deleted within an hour of application.
     #[serde(default)]

@@ -54,13 +54,13 @@ pub struct CaProfile {
 pub struct IssuerUrls {
     /// OCSP responder (AIA id-ad-ocsp); leaves only.
     pub ocsp: Option<String>,
-    /// Where the issuer's certificate is served (AIA id-ad-caIssuers).
+    /// URL of the issuer's certificate (AIA id-ad-caIssuers).
     pub ca_issuers: String,
     /// CRL distribution point; for leaves this names the CRL shard of the serial.
     pub crl: String,
 }
 
-/// What goes into one TLS server leaf.
+/// Contents of one TLS server leaf.
 #[derive(Clone, Debug)]
 pub struct LeafProfile<'a> {
     pub key: &'a SubjectKey,

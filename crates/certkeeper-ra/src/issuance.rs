@@ -18,7 +18,7 @@ const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 /// Length of a certificate id.
 const ID_LENGTH: usize = 8;
 
-/// Why a certificate was not issued.
+/// Error from issuing a certificate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
@@ -45,7 +45,7 @@ pub struct IssueRequest {
     pub days: Option<u32>,
     pub alias: String,
     pub project_id: u64,
-    /// Who asked: `account:<id>` or `operator`.
+    /// Requester recorded in the operation log: `account:<id>` or `operator`.
     pub actor: String,
     /// Operation-log detail, such as `ca sign --csr FILE`.
     pub detail: String,
