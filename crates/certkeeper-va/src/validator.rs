@@ -31,14 +31,6 @@ pub fn next_check_delay(attempt: u32, base: Duration) -> Duration {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidatorError {
-    /// `dns_servers` is empty and `/etc/resolv.conf` lists no usable server.
-    #[error(
-        "validation.dns_servers is empty and /etc/resolv.conf lists no nameserver ({reason}); set dns_servers"
-    )]
-    NoDnsServers {
-        /// Problem found in `/etc/resolv.conf`.
-        reason: String,
-    },
     /// `max_concurrent_checks` is 0.
     #[error("validation.max_concurrent_checks must be at least 1")]
     NoConcurrency,
@@ -57,6 +49,23 @@ pub struct Validator {
     permits: Arc<Semaphore>,
 }
 
+/// Returns the resolvers of `/etc/resolv.conf`. A missing file or one without `nameserver`
+/// lines gives an empty list and a warning: the service still starts, and every DNS check
+/// then fails with a message that says to set `validation.dns_servers`.
+fn system_resolvers() -> Vec<std::net::SocketAddr> {
+    let servers = match std::fs::read_to_string("/etc/resolv.conf") {
+        Ok(text) => parse_resolv_conf(&text),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read /etc/resolv.conf; set validation.dns_servers");
+            return Vec::new();
+        }
+    };
+    if servers.is_empty() {
+        tracing::warn!("/etc/resolv.conf lists no nameserver; set validation.dns_servers");
+    }
+    servers
+}
+
 impl Validator {
     /// Builds a validator, reading `/etc/resolv.conf` when `dns_servers` is empty and the
     /// TSIG keys of every DNS_AUTO zone.
@@ -68,18 +77,7 @@ impl Validator {
             return Err(ValidatorError::NoConcurrency);
         }
         let servers = if config.dns_servers.is_empty() {
-            let text = std::fs::read_to_string("/etc/resolv.conf").map_err(|error| {
-                ValidatorError::NoDnsServers {
-                    reason: error.to_string(),
-                }
-            })?;
-            let servers = parse_resolv_conf(&text);
-            if servers.is_empty() {
-                return Err(ValidatorError::NoDnsServers {
-                    reason: "no nameserver line".to_owned(),
-                });
-            }
-            servers
+            system_resolvers()
         } else {
             config.dns_servers.clone()
         };
