@@ -60,7 +60,7 @@ pub struct NewApiKey {
     pub secret_key: Zeroizing<String>,
 }
 
-/// Why an API key could not be created.
+/// Error from creating an API key.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiKeyError {
     #[error(transparent)]

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 pub use urls::UrlScheme;
 
-/// Why the CA could not be created, loaded or used.
+/// Error from creating, loading or using the CA.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaError {

@@ -1,4 +1,4 @@
-//! Human-readable facts about a certificate, for logs, the CLI and API answers.
+//! Human-readable facts about a certificate, for logs, the CLI and API responses.
 
 use x509_parser::prelude::{FromDer, GeneralName, ParsedExtension, X509Certificate};
 

@@ -1,5 +1,5 @@
 //! certkeeper's registration authority: it decides whether a certificate may be issued, records
-//! the intent, asks the CA to sign, and stores the result with its operation-log row.
+//! the intent, has the CA sign, and stores the result with its operation-log row.
 
 mod issuance;
 pub mod orders;

@@ -272,31 +272,8 @@ impl OrderService {
             return self.validations(id).await;
         }
         let at = now.unix_timestamp();
-        let base = self.validator.config().recheck_interval;
         let rows = self.store.validations_of(id, PURPOSE_ISSUE).await?;
-        for row in rows.iter().filter(|row| row.state == "pending") {
-            let challenge = challenge_from_row(row)?;
-            let result = self.validator.check(&challenge).await;
-            let state = if result.is_valid() {
-                "valid"
-            } else if at >= row.expires_at {
-                "expired"
-            } else {
-                "pending"
-            };
-            let delay = next_check_delay(u32::try_from(row.attempts).unwrap_or(u32::MAX), base);
-            let values = result.check_value.join("\n");
-            self.store
-                .record_check(row.id, &CheckOutcome {
-                    state,
-                    local_check: result.local_check.code(),
-                    check_values: &values,
-                    reason: &result.reason,
-                    next_check_at: at + delay.as_secs().max(1) as i64,
-                    checked_at: at,
-                })
-                .await?;
-        }
+        check_pending(&self.store, &self.validator, &rows, at).await?;
 
         let rows = self.store.validations_of(id, PURPOSE_ISSUE).await?;
         if let Some(expired) = rows.iter().find(|row| row.state == "expired") {
@@ -458,6 +435,36 @@ fn new_validation(challenge: &Challenge, purpose: &str, next_check_at: i64, expi
         next_check_at,
         expires_at,
     }
+}
+
+/// Checks each pending validation of `rows` now and stores its outcome: valid, expired (the
+/// token lifetime ended before it passed) or still pending with the next check delayed by the
+/// backoff of its attempt count.
+pub(crate) async fn check_pending(store: &Store, validator: &Validator, rows: &[ValidationRow], at: i64) -> Result<(), OrderError> {
+    let base = validator.config().recheck_interval;
+    for row in rows.iter().filter(|row| row.state == "pending") {
+        let challenge = challenge_from_row(row)?;
+        let result = validator.check(&challenge).await;
+        let state = if result.is_valid() {
+            "valid"
+        } else if at >= row.expires_at {
+            "expired"
+        } else {
+            "pending"
+        };
+        let delay = next_check_delay(u32::try_from(row.attempts).unwrap_or(u32::MAX), base);
+        let values = result.check_value.join("\n");
+        let outcome = CheckOutcome {
+            state,
+            local_check: result.local_check.code(),
+            check_values: &values,
+            reason: &result.reason,
+            next_check_at: at + delay.as_secs().max(1) as i64,
+            checked_at: at,
+        };
+        store.record_check(row.id, &outcome).await?;
+    }
+    Ok(())
 }
 
 /// Rebuilds the challenge a validation row was made from.

@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, DnsName, RevocationPolicy, SerialNumber, ValidationMethod};
 use certkeeper_store::{
-    CheckOutcome, LogEntry, NewRevocation, NewRevocationRequest, NewValidation, ReviewRow, RevocationRow, Store, StoreError,
+    LogEntry, NewRevocation, NewRevocationRequest, NewValidation, ReviewRow, RevocationRow, Store, StoreError,
     ValidationRow,
 };
-use certkeeper_va::{Challenge, DnsAutoPublish, Validator, next_check_delay};
+use certkeeper_va::{Challenge, DnsAutoPublish, Validator};
 use time::OffsetDateTime;
 
 use crate::issuance::IssuanceService;
@@ -273,29 +273,8 @@ impl RevocationService {
             return self.validations(id).await;
         }
         let at = now.unix_timestamp();
-        let base = self.validator.config().recheck_interval;
-        for row in self.validations(id).await?.iter().filter(|row| row.state == "pending") {
-            let challenge = challenge_from_row(row)?;
-            let result = self.validator.check(&challenge).await;
-            let state = if result.is_valid() {
-                "valid"
-            } else if at >= row.expires_at {
-                "expired"
-            } else {
-                "pending"
-            };
-            let delay = next_check_delay(u32::try_from(row.attempts).unwrap_or(u32::MAX), base);
-            let values = result.check_value.join("\n");
-            let outcome = CheckOutcome {
-                state,
-                local_check: result.local_check.code(),
-                check_values: &values,
-                reason: &result.reason,
-                next_check_at: at + delay.as_secs().max(1) as i64,
-                checked_at: at,
-            };
-            self.store.record_check(row.id, &outcome).await?;
-        }
+        let pending = self.validations(id).await?;
+        crate::orders::check_pending(&self.store, &self.validator, &pending, at).await?;
 
         let rows = self.validations(id).await?;
         if let Some(expired) = rows.iter().find(|row| row.state == "expired") {

@@ -12,7 +12,7 @@ const ROWS_PER_STATEMENT: usize = 400;
 /// An operation-log entry to append with a state change.
 #[derive(Clone, Debug)]
 pub struct LogEntry<'a> {
-    /// Who acted: `account:<id>`, `operator`, or `system`.
+    /// Actor of the change: `account:<id>`, `operator`, or `system`.
     pub actor: &'a str,
     /// Operation type, with the API's names where one exists (`apply`, `issued`, `revoke`).
     pub action: &'a str,
@@ -237,7 +237,7 @@ pub(crate) async fn append_log(
     Ok(())
 }
 
-fn certificate_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
+pub(crate) fn certificate_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
     let id: String = row.try_get("id")?;
     let corrupt = |detail: String| StoreError::Corrupt { what: format!("certificate {id}"), detail };
     let status_code: i64 = row.try_get("status")?;

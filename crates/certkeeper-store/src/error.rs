@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use certkeeper_core::CertificateStatus;
 
-/// Why a store operation failed.
+/// Error from a store operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {

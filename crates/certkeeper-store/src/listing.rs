@@ -3,10 +3,10 @@
 //! Every function takes the caller's account as `Option<i64>`: `Some(id)` limits it to that
 //! account's rows, `None` (administrators) to no account. Deleted certificates are never returned.
 
-use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, KeyAlgorithm, ValidationMethod};
-use sqlx::sqlite::SqliteRow;
+use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, KeyAlgorithm};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
+use crate::certificates::{append_log, certificate_from_row};
 use crate::{LogEntry, OperationLogRow, Store, StoreError};
 
 /// Columns of a certificate row without the DER and key blobs, which a listing does not need.
@@ -252,7 +252,7 @@ impl Store {
             return Ok((self.count_certificates_matching(filter).await?, Vec::new()));
         };
         let total: i64 = first.try_get("total_count")?;
-        let records = rows.iter().map(record_from_row).collect::<Result<Vec<_>, _>>()?;
+        let records = rows.iter().map(certificate_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok((total.max(0) as u64, records))
     }
 
@@ -271,7 +271,7 @@ impl Store {
             builder.push(" AND account_id = ").push_bind(account_id);
         }
         let row = builder.build().fetch_optional(&self.pool).await?;
-        row.as_ref().map(record_from_row).transpose()
+        row.as_ref().map(certificate_from_row).transpose()
     }
 
     /// Sets the alias of a live certificate and logs the change, in one transaction. Returns
@@ -501,64 +501,13 @@ async fn update_scoped(
 }
 
 async fn append_certificate_log(tx: &mut SqliteConnection, certificate_id: &str, log: &LogEntry<'_>) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO operation_log (certificate_id, account_id, actor, action, detail, created_at) \
-         VALUES ($1, (SELECT account_id FROM certificates WHERE id = $1), $2, $3, $4, $5)",
-    )
-    .bind(certificate_id)
-    .bind(log.actor)
-    .bind(log.action)
-    .bind(log.detail)
-    .bind(log.at)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-fn record_from_row(row: &SqliteRow) -> Result<CertificateRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    let corrupt = |detail: String| StoreError::Corrupt { what: format!("certificate {id}"), detail };
-    let status_code: i64 = row.try_get("status")?;
-    let status = CertificateStatus::from_code(status_code as u64).ok_or_else(|| corrupt(format!("status {status_code}")))?;
-    let source: String = row.try_get("source")?;
-    let method: String = row.try_get("validation_method")?;
-    let algorithm: String = row.try_get("key_algorithm")?;
-    let names: String = row.try_get("names")?;
-    let product_id: i64 = row.try_get("product_id")?;
-    let project_id: i64 = row.try_get("project_id")?;
-
-    Ok(CertificateRecord {
-        account_id: row.try_get("account_id")?,
-        product_id: u32::try_from(product_id).map_err(|_| corrupt(format!("product_id {product_id}")))?,
-        status,
-        status_message: row.try_get("status_message")?,
-        source: CertificateSource::parse(&source).ok_or_else(|| corrupt(format!("source {source:?}")))?,
-        validation_method: method.parse::<ValidationMethod>().map_err(corrupt)?,
-        domain: row.try_get("domain")?,
-        names: names.split(',').filter(|name| !name.is_empty()).map(str::to_owned).collect(),
-        key_algorithm: algorithm.parse::<KeyAlgorithm>().map_err(corrupt)?,
-        alias: row.try_get("alias")?,
-        project_id: project_id as u64,
-        serial: row.try_get("serial")?,
-        issuer_id: row.try_get("issuer_id")?,
-        not_before: row.try_get("not_before")?,
-        not_after: row.try_get("not_after")?,
-        certificate_der: row.try_get("certificate_der")?,
-        csr_der: row.try_get("csr_der")?,
-        sealed_private_key: row.try_get("sealed_private_key")?,
-        renewed_from: row.try_get("renewed_from")?,
-        renewal_id: row.try_get("renewal_id")?,
-        reissued_from: row.try_get("reissued_from")?,
-        reissued_by: row.try_get("reissued_by")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        id,
-    })
+    append_log(tx, certificate_id, None, None, None, log).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certkeeper_core::ValidationMethod;
 
     fn record(account_id: i64, index: usize, status: CertificateStatus) -> CertificateRecord {
         CertificateRecord {

@@ -45,7 +45,7 @@ impl fmt::Display for VerifyType {
     }
 }
 
-/// What an applicant must publish for one domain.
+/// Record or file an applicant must publish for one domain.
 ///
 /// For `DNS` and `DNS_AUTO`, a TXT record named [`Challenge::key`] whose value is
 /// [`Challenge::value`]. For `FILE`, the file at [`Challenge::path`] on `http://<domain>/`
@@ -70,7 +70,7 @@ pub struct Challenge {
     pub path: String,
 }
 
-/// Why a challenge cannot be created.
+/// Error from creating a challenge.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChallengeError {

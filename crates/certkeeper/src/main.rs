@@ -159,7 +159,7 @@ enum CaCommand {
         product: Option<u32>,
     },
     /// Revoke an issued certificate at once (operator revocation). A running server publishes
-    /// it in its CRL and OCSP answers within about a second.
+    /// it in its CRL and OCSP responses within about a second.
     Revoke {
         /// Certificate id.
         #[arg(long, value_name = "ID")]

@@ -93,7 +93,7 @@ impl<S: Send + Sync + 'static> ActionHandler for ActionRegistry<S> {
     }
 }
 
-/// What the actions of this module need.
+/// Services the actions of this module use.
 pub struct Services {
     pub store: Store,
     /// Opens sealed certificate and CSR keys.
