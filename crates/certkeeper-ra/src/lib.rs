@@ -2,9 +2,10 @@
 //! the intent, has the CA sign, and stores the result with its operation-log row.
 
 mod issuance;
+pub mod letter;
 pub mod orders;
 pub mod revocation;
 
 pub use issuance::{IssuanceService, IssueError, IssueRequest, SignedLeaf, new_certificate_id};
 pub use orders::{ApplyRequest, OrderError, OrderService, OrderSettings};
-pub use revocation::{RevocationService, RevokeError, RevokeOutcome, RevokeRequest};
+pub use revocation::{RevocationEvents, RevocationService, RevokeError, RevokeOutcome, RevokeRequest};

@@ -9,6 +9,13 @@
 //!   `revoke`). When all pass the certificate is revoked (status 10), and when a token expires
 //!   first it returns to status 1 with a status message that gives the reason.
 //! * `review-only`: a reviewer approves (status 10) or rejects (status 1) the request.
+//! * `confirmation-letter` and `application-form`: the certificate waits in status 12 for a
+//!   signed letter (or form), which [`RevocationService::upload_letter`] checks and attaches to
+//!   the pending review; the certificate returns to status 9 and a reviewer decides. A
+//!   certificate of a confirmation-letter product validated by automatic DNS (with its zone
+//!   still configured) or by file is revoked through domain validation instead, with no letter.
+//!
+//! Owners may remind reviewers of a pending review at most once per hour.
 //!
 //! The running server publishes every committed revocation in its CRLs and OCSP responses.
 
@@ -16,13 +23,15 @@ use std::sync::Arc;
 
 use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, DnsName, RevocationPolicy, SerialNumber, ValidationMethod};
 use certkeeper_store::{
-    LogEntry, NewRevocation, NewRevocationRequest, NewValidation, ReviewRow, RevocationRow, Store, StoreError,
+    LetterAttached, LogEntry, NewRevocation, NewRevocationLetter, NewRevocationRequest, NewValidation, REVIEW_KIND_REVOKE,
+    REVIEW_KIND_REVOKE_FORM, REVIEW_KIND_REVOKE_LETTER, ReviewRow, RevocationLetterRow, RevocationRow, Store, StoreError,
     ValidationRow,
 };
 use certkeeper_va::{Challenge, DnsAutoPublish, Validator};
 use time::OffsetDateTime;
 
 use crate::issuance::IssuanceService;
+use crate::letter::{LetterFormat, LetterProblem, LetterRules};
 use crate::orders::{OrderError, challenge_from_row};
 
 /// Purpose of validations made for a revocation request.
@@ -42,6 +51,12 @@ pub const PENDING_REVOKE_DCV: &str = "PENDING-REVOKE-DCV";
 
 /// Status message while a reviewer decides a revocation request.
 pub const PENDING_REVOKE_REVIEW: &str = "PENDING-REVOKE-REVIEW";
+
+/// Status message while a revocation request waits for the owner's letter or form.
+pub const PENDING_REVOKE_LETTER: &str = "PENDING-REVOKE-LETTER";
+
+/// Owners may remind reviewers of one pending review once in this many seconds (an hour).
+pub const REMINDER_INTERVAL_SECONDS: i64 = 3600;
 
 /// Error from a revocation request or a review decision.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +84,18 @@ pub enum RevokeError {
     ReasonCode { code: i64 },
     #[error("a reason is required: a reviewer decides revocations of certificate {id} on the stated reason")]
     ReasonRequired { id: String },
-    #[error("certificate {id} uses the {policy} revocation policy, which the API does not handle yet; ask an operator to revoke it")]
-    UnsupportedPolicy { id: String, policy: &'static str },
+    #[error("certificate {id} needs no revocation letter: {detail}")]
+    LetterNotNeeded { id: String, detail: String },
+    #[error("the {noun} for certificate {id} was refused: {problem}")]
+    Letter { id: String, noun: &'static str, problem: LetterProblem },
+    #[error("the application form for certificate {id} was already uploaded, and a form can be uploaded once only; wait for the reviewer's decision")]
+    FormAlreadyUploaded { id: String },
+    #[error("review {review_id} has no {noun} yet; the owner of certificate {id} must upload it with UploadRevokeLetter before it can be approved")]
+    LetterMissing { id: String, review_id: i64, noun: &'static str },
+    #[error("certificate {id} has no revocation request waiting for a reviewer")]
+    NoPendingReview { id: String },
+    #[error("reviewers of review {review_id} were reminded at {last}; the next reminder can be sent from {next} (one per hour)")]
+    RemindTooSoon { review_id: i64, last: String, next: String },
     #[error("review {id} does not exist")]
     ReviewNotFound { id: i64 },
     #[error("review {id} is already {state}")]
@@ -92,7 +117,7 @@ pub struct RevokeRequest {
     pub actor: String,
     /// RFC 5280 reason code; one of [`OWNER_REASON_CODES`].
     pub reason_code: i64,
-    /// Free text; required by the review-only policy.
+    /// Free text; required by the policies that a reviewer decides.
     pub reason: String,
 }
 
@@ -103,6 +128,40 @@ pub enum RevokeOutcome {
     Validations(Vec<ValidationRow>),
     /// A reviewer decides the review with this id.
     Review { review_id: i64 },
+    /// The owner must upload a letter or form (status 12); a reviewer then decides the review
+    /// with this id.
+    AwaitingLetter { review_id: i64, rules: LetterRules },
+}
+
+/// A reminder sent to the reviewers of a pending review.
+#[derive(Clone, Debug)]
+pub struct Reminder {
+    pub review: ReviewRow,
+    /// When the next reminder may be sent, Unix seconds.
+    pub next_at: i64,
+}
+
+/// Receives the events of revocation requests that people should hear about. The service
+/// calls it after the change is committed; a failure to deliver never undoes the change.
+pub trait RevocationEvents: Send + Sync {
+    /// Reviewers are asked to decide a pending review.
+    fn remind_reviewers(&self, review: &ReviewRow);
+    /// A review was decided: `approved` (the certificate is revoked) or `rejected`.
+    fn review_decided(&self, review: &ReviewRow);
+}
+
+/// Writes the events to the log only.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogOnlyEvents;
+
+impl RevocationEvents for LogOnlyEvents {
+    fn remind_reviewers(&self, review: &ReviewRow) {
+        tracing::info!(target: "audit", event = "remind_reviewers", review_id = review.id, certificate_id = %review.certificate_id, kind = %review.kind);
+    }
+
+    fn review_decided(&self, review: &ReviewRow) {
+        tracing::info!(target: "audit", event = "review_decided", review_id = review.id, certificate_id = %review.certificate_id, state = %review.state);
+    }
 }
 
 /// Accepts owner revocation requests, advances their validations and applies review decisions.
@@ -111,11 +170,18 @@ pub struct RevocationService {
     store: Store,
     issuance: IssuanceService,
     validator: Arc<Validator>,
+    events: Arc<dyn RevocationEvents>,
 }
 
 impl RevocationService {
     pub fn new(store: Store, issuance: IssuanceService, validator: Arc<Validator>) -> Self {
-        RevocationService { store, issuance, validator }
+        RevocationService { store, issuance, validator, events: Arc::new(LogOnlyEvents) }
+    }
+
+    /// Sends reminders and review decisions to `events` instead of only the log.
+    pub fn with_events(mut self, events: Arc<dyn RevocationEvents>) -> Self {
+        self.events = events;
+        self
     }
 
     /// Checks a request against the revocation rules and, when it is accepted, moves the
@@ -127,7 +193,15 @@ impl RevocationService {
         }
         let record = self.store.certificate(id).await?.ok_or_else(|| RevokeError::NotFound { id: id.to_owned() })?;
         let policy = self.check_revocable(&record, now)?;
+        let policy = match policy {
+            RevocationPolicy::ConfirmationLetter if self.validates_automatically(&record).await => {
+                tracing::info!(certificate_id = %id, method = %record.validation_method.as_str(), "automatic validation is set up; domain validation replaces the confirmation letter");
+                RevocationPolicy::DomainValidation
+            }
+            policy => policy,
+        };
         let at = now.unix_timestamp();
+        let log = LogEntry { actor: &request.actor, action: "revoke", detail: &request.reason, at };
         match policy {
             RevocationPolicy::DomainValidation => {
                 let validations = self.new_validations(&record, now).await?;
@@ -137,38 +211,140 @@ impl RevocationService {
                     reason: &request.reason,
                     requested_by: &request.actor,
                     validations: &validations,
-                    needs_review: false,
+                    review_kind: None,
+                    awaiting_letter: false,
                     status_message: PENDING_REVOKE_DCV,
                 };
-                let log = LogEntry { actor: &request.actor, action: "revoke", detail: &request.reason, at };
                 self.store.start_revocation(id, &stored, &log).await?;
                 tracing::info!(certificate_id = %id, reason_code = request.reason_code, "revocation requested; waiting for domain validation");
                 Ok(RevokeOutcome::Validations(self.store.validations_of(id, PURPOSE_REVOKE).await?))
             }
-            RevocationPolicy::ReviewOnly => {
+            RevocationPolicy::ReviewOnly | RevocationPolicy::ConfirmationLetter | RevocationPolicy::ApplicationForm => {
                 if request.reason.trim().is_empty() {
                     return Err(RevokeError::ReasonRequired { id: id.to_owned() });
                 }
+                let rules = LetterRules::of(policy);
+                let (review_kind, status_message) = match policy {
+                    RevocationPolicy::ConfirmationLetter => (REVIEW_KIND_REVOKE_LETTER, PENDING_REVOKE_LETTER),
+                    RevocationPolicy::ApplicationForm => (REVIEW_KIND_REVOKE_FORM, PENDING_REVOKE_LETTER),
+                    _ => (REVIEW_KIND_REVOKE, PENDING_REVOKE_REVIEW),
+                };
                 let stored = NewRevocationRequest {
                     policy: policy.as_str(),
                     reason_code: request.reason_code,
                     reason: &request.reason,
                     requested_by: &request.actor,
                     validations: &[],
-                    needs_review: true,
-                    status_message: PENDING_REVOKE_REVIEW,
+                    review_kind: Some(review_kind),
+                    awaiting_letter: rules.is_some(),
+                    status_message,
                 };
-                let log = LogEntry { actor: &request.actor, action: "revoke", detail: &request.reason, at };
                 let review_id = self.store.start_revocation(id, &stored, &log).await?.ok_or_else(|| RevokeError::Incomplete {
                     id: id.to_owned(),
                     detail: "the review row was not created",
                 })?;
-                tracing::info!(certificate_id = %id, review_id, reason_code = request.reason_code, "revocation requested; waiting for review");
-                Ok(RevokeOutcome::Review { review_id })
+                tracing::info!(certificate_id = %id, review_id, kind = review_kind, reason_code = request.reason_code, "revocation requested; waiting for review");
+                Ok(match rules {
+                    Some(rules) => RevokeOutcome::AwaitingLetter { review_id, rules },
+                    None => RevokeOutcome::Review { review_id },
+                })
             }
-            // TODO: the letter-based policies (status 12, UploadRevokeLetter) are not built yet.
-            other => Err(RevokeError::UnsupportedPolicy { id: id.to_owned(), policy: other.as_str() }),
         }
+    }
+
+    /// Whether the certificate's domains can be validated again without a letter: it was
+    /// validated by file, or by automatic DNS with every zone still configured.
+    async fn validates_automatically(&self, record: &CertificateRecord) -> bool {
+        match record.validation_method {
+            ValidationMethod::File => true,
+            ValidationMethod::DnsAuto => record.names.iter().all(|name| {
+                DnsName::parse(name)
+                    .ok()
+                    .and_then(|domain| Challenge::new(domain, ValidationMethod::DnsAuto).ok())
+                    .is_some_and(|challenge| self.validator.dns_auto_configured(&challenge))
+            }),
+            _ => false,
+        }
+    }
+
+    /// Checks a letter or application form and attaches it to the pending review of a
+    /// certificate in status 12, which moves it to status 9 for the reviewer. A confirmation
+    /// letter may be replaced while the review is pending; an application form may not.
+    pub async fn upload_letter(&self, id: &str, content: &[u8], actor: &str, now: OffsetDateTime) -> Result<LetterFormat, RevokeError> {
+        let record = self.store.certificate(id).await?.ok_or_else(|| RevokeError::NotFound { id: id.to_owned() })?;
+        let (review, rules) = self.letter_review(&record).await?;
+        let format = rules.check(content).map_err(|problem| RevokeError::Letter { id: id.to_owned(), noun: rules.noun, problem })?;
+        let sha256 = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content));
+        let letter = NewRevocationLetter {
+            review_id: review.id,
+            kind: rules.kind,
+            content_type: format.content_type(),
+            content,
+            sha256: &sha256,
+            uploaded_by: actor,
+        };
+        let detail = format!("{} uploaded for review {}: {format}, {} bytes, sha256 {sha256}", rules.noun, review.id, content.len());
+        let log = LogEntry { actor, action: "editRevokeLetter", detail: &detail, at: now.unix_timestamp() };
+        match self.store.attach_revocation_letter(&letter, rules.replaceable, PENDING_REVOKE_REVIEW, &log).await? {
+            LetterAttached::First | LetterAttached::Replaced => {
+                tracing::info!(certificate_id = %id, review_id = review.id, kind = rules.kind, size = content.len(), "revocation letter stored");
+                Ok(format)
+            }
+            LetterAttached::AlreadyUploaded => Err(RevokeError::FormAlreadyUploaded { id: id.to_owned() }),
+            LetterAttached::NotPending => Err(RevokeError::NoPendingReview { id: id.to_owned() }),
+        }
+    }
+
+    /// Returns the pending review of a certificate whose request needs a letter, with the rules
+    /// for that letter.
+    async fn letter_review(&self, record: &CertificateRecord) -> Result<(ReviewRow, LetterRules), RevokeError> {
+        let id = record.id.clone();
+        let needs_none = |detail: String| RevokeError::LetterNotNeeded { id: id.clone(), detail };
+        if !matches!(record.status, CertificateStatus::AwaitingRevokeLetter | CertificateStatus::Revoking) {
+            return Err(needs_none(format!(
+                "it is in status {} ({}); a letter is accepted only while a revocation request waits for it (status 12)",
+                record.status.code(),
+                record.status
+            )));
+        }
+        let review = self.store.pending_review_of(&record.id).await?;
+        let request = self.store.revocation_request(&record.id).await?;
+        let rules = request.as_ref().and_then(|request| policy_named(&request.policy)).and_then(LetterRules::of);
+        match (review, rules) {
+            (Some(review), Some(rules)) if review.kind == REVIEW_KIND_REVOKE_LETTER || review.kind == REVIEW_KIND_REVOKE_FORM => Ok((review, rules)),
+            _ => Err(needs_none(
+                "its revocation request is decided by domain validation or by a reviewer on the stated reason alone".to_owned(),
+            )),
+        }
+    }
+
+    /// Returns the letter attached to a review, if any.
+    pub async fn letter(&self, review_id: i64) -> Result<Option<RevocationLetterRow>, RevokeError> {
+        self.review(review_id).await?;
+        Ok(self.store.revocation_letter(review_id).await?)
+    }
+
+    /// Reminds the reviewers of the pending review of a certificate, at most once per
+    /// [`REMINDER_INTERVAL_SECONDS`].
+    pub async fn remind(&self, id: &str, actor: &str, now: OffsetDateTime) -> Result<Reminder, RevokeError> {
+        let review = self.store.pending_review_of(id).await?.ok_or_else(|| RevokeError::NoPendingReview { id: id.to_owned() })?;
+        let at = now.unix_timestamp();
+        let detail = format!("reviewers of review {} reminded", review.id);
+        let log = LogEntry { actor, action: "remindReviewers", detail: &detail, at };
+        if !self.store.remind_review(review.id, at - REMINDER_INTERVAL_SECONDS, &log).await? {
+            let current = self.review(review.id).await?;
+            let Some(last) = current.reminded_at.filter(|_| current.state == "pending") else {
+                return Err(RevokeError::NoPendingReview { id: id.to_owned() });
+            };
+            return Err(RevokeError::RemindTooSoon {
+                review_id: review.id,
+                last: utc_text(last),
+                next: utc_text(last + REMINDER_INTERVAL_SECONDS),
+            });
+        }
+        let review = self.review(review.id).await?;
+        self.events.remind_reviewers(&review);
+        Ok(Reminder { next_at: at + REMINDER_INTERVAL_SECONDS, review })
     }
 
     /// Applies the owner revocation rules to a certificate and returns its product's policy.
@@ -346,6 +522,10 @@ impl RevocationService {
         let review = self.pending_review(review_id).await?;
         let id = review.certificate_id.clone();
         let record = self.store.certificate(&id).await?.ok_or_else(|| RevokeError::NotFound { id: id.clone() })?;
+        if record.status == CertificateStatus::AwaitingRevokeLetter {
+            let noun = if review.kind == REVIEW_KIND_REVOKE_FORM { "application form" } else { "confirmation letter" };
+            return Err(RevokeError::LetterMissing { id, review_id, noun });
+        }
         let at = now.unix_timestamp();
         let revocation = self.revocation_of(&record, review.reason_code, at)?;
         let detail = format!("review {review_id} approved by {reviewer}, reason {}", review.reason_code);
@@ -353,6 +533,9 @@ impl RevocationService {
         let row = self.store.approve_review(review_id, reviewer, &revocation, &log).await?;
         let row = row.ok_or_else(|| RevokeError::ReviewDecided { id: review_id, state: "decided".to_owned() })?;
         tracing::info!(target: "audit", event = "revoked", certificate_id = %id, review_id, serial = %row.serial, actor = reviewer);
+        if let Ok(decided) = self.review(review_id).await {
+            self.events.review_decided(&decided);
+        }
         Ok(row)
     }
 
@@ -370,7 +553,9 @@ impl RevocationService {
             return Err(RevokeError::ReviewDecided { id: review_id, state: "decided".to_owned() });
         }
         tracing::info!(review_id, reviewer, "revocation review rejected");
-        self.review(review_id).await
+        let decided = self.review(review_id).await?;
+        self.events.review_decided(&decided);
+        Ok(decided)
     }
 
     async fn pending_review(&self, review_id: i64) -> Result<ReviewRow, RevokeError> {
@@ -380,4 +565,22 @@ impl RevocationService {
         }
         Ok(review)
     }
+}
+
+/// Returns the policy with a configuration name.
+fn policy_named(name: &str) -> Option<RevocationPolicy> {
+    [
+        RevocationPolicy::DomainValidation,
+        RevocationPolicy::ConfirmationLetter,
+        RevocationPolicy::ReviewOnly,
+        RevocationPolicy::ApplicationForm,
+    ]
+    .into_iter()
+    .find(|policy| policy.as_str() == name)
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
+fn utc_text(at: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    OffsetDateTime::from_unix_timestamp(at).ok().and_then(|at| at.format(&format).ok()).unwrap_or_else(|| at.to_string())
 }

@@ -19,6 +19,9 @@ const DV_PRODUCT: u32 = 50;
 const REVIEWED_PRODUCT: u32 = 51;
 const OPERATOR_ONLY_PRODUCT: u32 = 52;
 const VALIDATED_PRODUCT: u32 = 53;
+const LETTER_PRODUCT: u32 = 54;
+const FORM_PRODUCT: u32 = 55;
+const VALIDATED_LETTER_PRODUCT: u32 = 56;
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -84,6 +87,12 @@ async fn fixture_with_dns_auto(bind: &Bind9, token_lifetime: Duration, dns_auto:
         test_product(REVIEWED_PRODUCT, RevocationPolicy::ReviewOnly, None),
         test_product(OPERATOR_ONLY_PRODUCT, RevocationPolicy::DomainValidation, Some(time::macros::date!(2100 - 01 - 01))),
         Product { dangerous_skip_domain_validation: false, ..test_product(VALIDATED_PRODUCT, RevocationPolicy::DomainValidation, None) },
+        test_product(LETTER_PRODUCT, RevocationPolicy::ConfirmationLetter, None),
+        test_product(FORM_PRODUCT, RevocationPolicy::ApplicationForm, None),
+        Product {
+            dangerous_skip_domain_validation: false,
+            ..test_product(VALIDATED_LETTER_PRODUCT, RevocationPolicy::ConfirmationLetter, None)
+        },
     ])
     .unwrap();
     let config = ValidationConfig {
@@ -289,6 +298,195 @@ async fn review_only_rejection_and_approval() {
     assert_eq!(row.reason_code, 5);
     assert_eq!(fixture.store.certificate(&record.id).await.unwrap().unwrap().status, CertificateStatus::Revoked);
     assert_eq!(fixture.revocations.review(review_id).await.unwrap().state, "approved");
+}
+
+/// A file of `len` bytes that starts and ends like a file of `format` (`png`, `pdf`, `gif` or
+/// `jpg`).
+fn letter_file(format: &str, len: usize) -> Vec<u8> {
+    let (head, tail): (&[u8], &[u8]) = match format {
+        "png" => (b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", b"\0\0\0\0IEND\xaeB`\x82"),
+        "pdf" => (b"%PDF-1.7\n", b"\n%%EOF\n"),
+        "gif" => (b"GIF89a", b";"),
+        _ => (&[0xFF, 0xD8, 0xFF, 0xE0], &[0xFF, 0xD9]),
+    };
+    let mut content = head.to_vec();
+    content.resize(len - tail.len(), 0x20);
+    content.extend_from_slice(tail);
+    content
+}
+
+async fn status_of(fixture: &Fixture, id: &str) -> CertificateStatus {
+    fixture.store.certificate(id).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn confirmation_letter_flow_with_reminders() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let record = issue(&fixture, "letter.example.test", LETTER_PRODUCT).await;
+    let now = OffsetDateTime::now_utc();
+
+    let missing = fixture.revocations.request(&record.id, &owner_request(1, ""), now).await.unwrap_err();
+    assert!(matches!(missing, RevokeError::ReasonRequired { .. }), "{missing}");
+    assert_unchanged(&fixture, &record).await;
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(1, "key copied to a lost laptop"), now).await.unwrap();
+    let RevokeOutcome::AwaitingLetter { review_id, rules } = outcome else { panic!("expected a letter, got {outcome:?}") };
+    assert_eq!(rules.kind, "confirmation-letter");
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CertificateStatus::AwaitingRevokeLetter);
+    assert!(!stored.status.allows_download());
+    let review = fixture.revocations.review(review_id).await.unwrap();
+    assert_eq!((review.kind.as_str(), review.state.as_str()), ("revoke-letter", "pending"));
+
+    let early = fixture.revocations.approve(review_id, "operator", now).await.unwrap_err();
+    assert!(matches!(early, RevokeError::LetterMissing { .. }), "{early}");
+    assert!(early.to_string().contains("UploadRevokeLetter"), "{early}");
+
+    // Refused letters change nothing: the certificate stays in status 12 with no letter.
+    for (content, expected) in [
+        (letter_file("gif", 4096), "is a GIF file; this letter must be a JPG, PNG or PDF file"),
+        (letter_file("png", 1000), "at least 1024 bytes"),
+        (letter_file("pdf", 1_468_007), "at most 1468006 bytes"),
+        (b"Dear reviewer, please revoke. ".repeat(64), "not a JPG, PNG, GIF or PDF"),
+        (letter_file("pdf", 4096)[..4000].to_vec(), "closing marker is missing"),
+    ] {
+        let refused = fixture.revocations.upload_letter(&record.id, &content, "account:1", now).await.unwrap_err();
+        assert!(matches!(refused, RevokeError::Letter { .. }), "{refused}");
+        assert!(refused.to_string().contains(expected), "{refused}");
+        assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::AwaitingRevokeLetter);
+        assert!(fixture.revocations.letter(review_id).await.unwrap().is_none());
+    }
+
+    let png = letter_file("png", 2048);
+    fixture.revocations.upload_letter(&record.id, &png, "account:1", now).await.unwrap();
+    assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::Revoking);
+    let pdf = letter_file("pdf", 1_468_006);
+    fixture.revocations.upload_letter(&record.id, &pdf, "account:1", now).await.unwrap();
+    let letter = fixture.revocations.letter(review_id).await.unwrap().unwrap();
+    assert_eq!((letter.content_type.as_str(), letter.content.len()), ("application/pdf", 1_468_006), "a new letter replaces the first");
+    let edits = fixture.store.operation_log(&record.id).await.unwrap().iter().filter(|row| row.action == "editRevokeLetter").count();
+    assert_eq!(edits, 2);
+
+    let reminded = fixture.revocations.remind(&record.id, "account:1", now).await.unwrap();
+    assert_eq!(reminded.review.reminded_at, Some(now.unix_timestamp()));
+    let soon = now + time::Duration::minutes(59);
+    let again = fixture.revocations.remind(&record.id, "account:1", soon).await.unwrap_err();
+    assert!(matches!(again, RevokeError::RemindTooSoon { .. }), "{again}");
+    assert!(again.to_string().contains("one per hour"), "{again}");
+    let hour_later = now + time::Duration::hours(1);
+    fixture.revocations.remind(&record.id, "account:1", hour_later).await.unwrap();
+
+    let row = fixture.revocations.approve(review_id, "operator", hour_later).await.unwrap();
+    assert_eq!(row.reason_code, 1);
+    assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::Revoked);
+    let after = fixture.revocations.upload_letter(&record.id, &png, "account:1", hour_later).await.unwrap_err();
+    assert!(matches!(after, RevokeError::LetterNotNeeded { .. }), "{after}");
+    let no_review = fixture.revocations.remind(&record.id, "account:1", hour_later + time::Duration::hours(2)).await.unwrap_err();
+    assert!(matches!(no_review, RevokeError::NoPendingReview { .. }), "{no_review}");
+}
+
+#[tokio::test]
+async fn application_form_is_uploaded_once() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let record = issue(&fixture, "form.example.test", FORM_PRODUCT).await;
+    let now = OffsetDateTime::now_utc();
+    let outcome = fixture.revocations.request(&record.id, &owner_request(5, "company closed"), now).await.unwrap();
+    let RevokeOutcome::AwaitingLetter { review_id, rules } = outcome else { panic!("expected a form, got {outcome:?}") };
+    assert_eq!(rules.kind, "application-form");
+
+    let png = fixture.revocations.upload_letter(&record.id, &letter_file("png", 4096), "account:1", now).await.unwrap_err();
+    assert!(png.to_string().contains("must be a JPG, GIF or PDF file"), "{png}");
+    fixture.revocations.upload_letter(&record.id, &letter_file("gif", 4096), "account:1", now).await.unwrap();
+    let twice = fixture.revocations.upload_letter(&record.id, &letter_file("pdf", 4096), "account:1", now).await.unwrap_err();
+    assert!(matches!(twice, RevokeError::FormAlreadyUploaded { .. }), "{twice}");
+    assert_eq!(fixture.revocations.letter(review_id).await.unwrap().unwrap().content_type, "image/gif", "the first form stays");
+
+    let rejected = fixture.revocations.reject(review_id, "operator", "the form is not stamped", now).await.unwrap();
+    assert_eq!(rejected.state, "rejected");
+    let stored = fixture.store.certificate(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, CertificateStatus::Issued);
+    assert!(stored.status_message.contains("not stamped"), "{}", stored.status_message);
+    assert!(fixture.store.revocation_status(record.serial.as_deref().unwrap()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn letter_rejected_while_waiting_returns_to_issued() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let record = issue(&fixture, "waiting.example.test", LETTER_PRODUCT).await;
+    let now = OffsetDateTime::now_utc();
+    let RevokeOutcome::AwaitingLetter { review_id, .. } =
+        fixture.revocations.request(&record.id, &owner_request(0, "no longer needed"), now).await.unwrap()
+    else {
+        panic!("expected a letter")
+    };
+    fixture.revocations.reject(review_id, "operator", "no letter arrived in 30 days", now).await.unwrap();
+    assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::Issued);
+}
+
+#[tokio::test]
+async fn letters_for_requests_that_need_none_are_refused() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind, Duration::from_secs(600)).await;
+    let now = OffsetDateTime::now_utc();
+    let letter = letter_file("pdf", 4096);
+
+    let issued = issue(&fixture, "idle.example.test", LETTER_PRODUCT).await;
+    let idle = fixture.revocations.upload_letter(&issued.id, &letter, "account:1", now).await.unwrap_err();
+    assert!(matches!(idle, RevokeError::LetterNotNeeded { .. }), "{idle}");
+    assert!(idle.to_string().contains("status 1"), "{idle}");
+    assert_unchanged(&fixture, &issued).await;
+
+    let dv = issue(&fixture, "dv.example.test", DV_PRODUCT).await;
+    fixture.revocations.request(&dv.id, &owner_request(0, ""), now).await.unwrap();
+    let refused = fixture.revocations.upload_letter(&dv.id, &letter, "account:1", now).await.unwrap_err();
+    assert!(matches!(refused, RevokeError::LetterNotNeeded { .. }), "{refused}");
+    assert_eq!(status_of(&fixture, &dv.id).await, CertificateStatus::Revoking);
+
+    let reviewed = issue(&fixture, "reviewed.example.test", REVIEWED_PRODUCT).await;
+    let RevokeOutcome::Review { review_id } = fixture.revocations.request(&reviewed.id, &owner_request(0, "retired"), now).await.unwrap() else {
+        panic!("expected a review")
+    };
+    let refused = fixture.revocations.upload_letter(&reviewed.id, &letter, "account:1", now).await.unwrap_err();
+    assert!(matches!(refused, RevokeError::LetterNotNeeded { .. }), "{refused}");
+    assert!(fixture.revocations.letter(review_id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn letter_product_with_automatic_dns_validates_instead() {
+    let bind = Bind9::start(&["example.test"]);
+    let zone = DnsAutoZone {
+        zone: "example.test".into(),
+        server: bind.addr(),
+        tsig_key_name: TSIG_KEY_NAME.to_owned(),
+        tsig_algorithm: TsigAlgorithmName::HmacSha256,
+        tsig_secret: Some(Secret::new(bind.tsig_secret())),
+        tsig_secret_file: None,
+    };
+    let fixture = fixture_with_dns_auto(&bind, Duration::from_secs(600), &DnsAutoConfig { zones: vec![zone] }).await;
+    let request = ApplyRequest {
+        account_id: 1,
+        domain: "ov-auto.example.test".into(),
+        method: ValidationMethod::DnsAuto,
+        product_id: VALIDATED_LETTER_PRODUCT,
+        csr: None,
+        key_algorithm: KeyAlgorithm::EcdsaP256,
+        alias: String::new(),
+        project_id: 0,
+        delete_dns_auto_record: true,
+    };
+    let record = fixture.orders.apply(request, OffsetDateTime::now_utc()).await.unwrap();
+    fixture.orders.check_order(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::Issued);
+
+    let outcome = fixture.revocations.request(&record.id, &owner_request(4, "replaced"), OffsetDateTime::now_utc()).await.unwrap();
+    let RevokeOutcome::Validations(rows) = outcome else { panic!("expected validations instead of a letter, got {outcome:?}") };
+    assert_eq!(rows[0].method, "DNS_AUTO");
+    fixture.revocations.check(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::Revoked);
+    assert!(fixture.revocations.reviews(None).await.unwrap().is_empty(), "no reviewer was needed");
 }
 
 #[tokio::test]

@@ -26,7 +26,10 @@ pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
 pub use revocations::{CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
-pub use reviews::{NewRevocationRequest, REVIEW_KIND_REVOKE, ReviewRow, RevocationRequestRow};
+pub use reviews::{
+    LetterAttached, NewRevocationLetter, NewRevocationRequest, REVIEW_KIND_REVOKE, REVIEW_KIND_REVOKE_FORM, REVIEW_KIND_REVOKE_LETTER,
+    ReviewRow, RevocationLetterRow, RevocationRequestRow,
+};
 pub use validations::{CheckOutcome, Issued, NewValidation, ValidationRow};
 
 /// File name of the SQLite database inside the data directory.

@@ -6,8 +6,12 @@ use sqlx::SqliteConnection;
 use crate::certificates::append_log;
 use crate::{LogEntry, NewRevocation, NewValidation, RevocationRow, Store, StoreError};
 
-/// Kind of a review of a revocation request.
+/// Kind of a review of a revocation request decided on its reason alone.
 pub const REVIEW_KIND_REVOKE: &str = "revoke";
+/// Kind of a review of a revocation request that needs a signed confirmation letter.
+pub const REVIEW_KIND_REVOKE_LETTER: &str = "revoke-letter";
+/// Kind of a review of a revocation request that needs a signed application form.
+pub const REVIEW_KIND_REVOKE_FORM: &str = "revoke-form";
 
 /// A revocation request to store with the change to status 9 (revoking).
 #[derive(Clone, Debug)]
@@ -21,8 +25,12 @@ pub struct NewRevocationRequest<'a> {
     pub requested_by: &'a str,
     /// Validations (purpose `revoke`) that must pass before the revocation is made.
     pub validations: &'a [NewValidation],
-    /// Whether a reviewer decides the request, which creates a pending review row.
-    pub needs_review: bool,
+    /// Kind of the pending review row to create when a reviewer decides the request, such as
+    /// [`REVIEW_KIND_REVOKE`].
+    pub review_kind: Option<&'a str>,
+    /// Whether the request waits for a letter: the certificate moves on from status 9 to 12
+    /// (awaiting the revocation letter) in the same transaction.
+    pub awaiting_letter: bool,
     /// Status message shown while the request is pending.
     pub status_message: &'a str,
 }
@@ -52,6 +60,46 @@ pub struct ReviewRow {
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
     pub created_at: i64,
+    /// When reviewers were last reminded of this review, Unix seconds.
+    pub reminded_at: Option<i64>,
+}
+
+/// A letter or application form to attach to a pending revocation review.
+#[derive(Clone, Debug)]
+pub struct NewRevocationLetter<'a> {
+    pub review_id: i64,
+    /// `confirmation-letter` or `application-form`.
+    pub kind: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+    pub sha256: &'a str,
+    pub uploaded_by: &'a str,
+}
+
+/// A stored revocation letter.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevocationLetterRow {
+    pub review_id: i64,
+    pub certificate_id: String,
+    pub kind: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+}
+
+/// What [`Store::attach_revocation_letter`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LetterAttached {
+    /// The first letter of the review; the certificate moved from status 12 to 9.
+    First,
+    /// A new letter replaced the earlier one.
+    Replaced,
+    /// The review already has a letter and replacing is not allowed; nothing changed.
+    AlreadyUploaded,
+    /// The review is no longer pending; nothing changed.
+    NotPending,
 }
 
 impl Store {
@@ -70,6 +118,12 @@ impl Store {
         let (from, to) = (CertificateStatus::Issued, CertificateStatus::Revoking);
         let mut tx = self.pool.begin().await?;
         move_status(&mut tx, certificate_id, from, to, request.status_message, log.at).await?;
+        let to = if request.awaiting_letter {
+            move_status(&mut tx, certificate_id, to, CertificateStatus::AwaitingRevokeLetter, request.status_message, log.at).await?;
+            CertificateStatus::AwaitingRevokeLetter
+        } else {
+            to
+        };
         sqlx::query(
             "INSERT INTO revocation_requests (certificate_id, policy, reason_code, reason, requested_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (certificate_id) DO UPDATE SET policy = excluded.policy, \
@@ -85,13 +139,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         crate::validations::insert_validation_rows(&mut tx, certificate_id, request.validations).await?;
-        let review_id = if request.needs_review {
+        let review_id = if let Some(kind) = request.review_kind {
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO reviews (certificate_id, kind, state, reason, reason_code, created_at) \
                  VALUES ($1, $2, 'pending', $3, $4, $5) RETURNING id",
             )
             .bind(certificate_id)
-            .bind(REVIEW_KIND_REVOKE)
+            .bind(kind)
             .bind(request.reason)
             .bind(request.reason_code)
             .bind(log.at)
@@ -164,9 +218,103 @@ impl Store {
         let Some(certificate_id) = decide(&mut tx, review_id, "rejected", decided_by, decision_reason, log.at).await? else {
             return Ok(false);
         };
-        let (from, to) = (CertificateStatus::Revoking, CertificateStatus::Issued);
+        let from = current_status(&mut tx, &certificate_id).await?;
+        let from = if from == CertificateStatus::AwaitingRevokeLetter { from } else { CertificateStatus::Revoking };
+        let to = CertificateStatus::Issued;
         move_status(&mut tx, &certificate_id, from, to, status_message, log.at).await?;
         append_log(&mut tx, &certificate_id, None, Some(from), Some(to), log).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Returns the pending review of a certificate, if it has one.
+    pub async fn pending_review_of(&self, certificate_id: &str) -> Result<Option<ReviewRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM reviews WHERE certificate_id = $1 AND state = 'pending' ORDER BY id DESC LIMIT 1")
+            .bind(certificate_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Stores the letter of a pending review with its log row, in one transaction. The first
+    /// letter moves the certificate from status 12 (awaiting the letter) to 9 (revoking), where
+    /// the reviewer decides. With `replace` false a second letter is refused.
+    pub async fn attach_revocation_letter(
+        &self,
+        letter: &NewRevocationLetter<'_>,
+        replace: bool,
+        status_message: &str,
+        log: &LogEntry<'_>,
+    ) -> Result<LetterAttached, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let review: Option<(String,)> = sqlx::query_as("SELECT certificate_id FROM reviews WHERE id = $1 AND state = 'pending'")
+            .bind(letter.review_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((certificate_id,)) = review else {
+            return Ok(LetterAttached::NotPending);
+        };
+        let existing: Option<(i64,)> = sqlx::query_as("SELECT review_id FROM revocation_letters WHERE review_id = $1")
+            .bind(letter.review_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if existing.is_some() && !replace {
+            return Ok(LetterAttached::AlreadyUploaded);
+        }
+        sqlx::query(
+            "INSERT INTO revocation_letters (review_id, certificate_id, kind, content_type, content, sha256, uploaded_by, \
+             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (review_id) DO UPDATE SET \
+             content_type = excluded.content_type, content = excluded.content, sha256 = excluded.sha256, \
+             uploaded_by = excluded.uploaded_by, uploaded_at = excluded.uploaded_at",
+        )
+        .bind(letter.review_id)
+        .bind(&certificate_id)
+        .bind(letter.kind)
+        .bind(letter.content_type)
+        .bind(letter.content)
+        .bind(letter.sha256)
+        .bind(letter.uploaded_by)
+        .bind(log.at)
+        .execute(&mut *tx)
+        .await?;
+        let outcome = if existing.is_some() {
+            append_log(&mut tx, &certificate_id, None, None, None, log).await?;
+            LetterAttached::Replaced
+        } else {
+            let (from, to) = (CertificateStatus::AwaitingRevokeLetter, CertificateStatus::Revoking);
+            move_status(&mut tx, &certificate_id, from, to, status_message, log.at).await?;
+            append_log(&mut tx, &certificate_id, None, Some(from), Some(to), log).await?;
+            LetterAttached::First
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Returns the letter of a review, if one was uploaded.
+    pub async fn revocation_letter(&self, review_id: i64) -> Result<Option<RevocationLetterRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM revocation_letters WHERE review_id = $1")
+            .bind(review_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Records a reminder of a pending review at `at` unless the last one was sent after
+    /// `not_after_last` (Unix seconds), with its log row, in one transaction. Returns false,
+    /// with nothing changed, when the review is not pending or was reminded too recently.
+    pub async fn remind_review(&self, review_id: i64, not_after_last: i64, log: &LogEntry<'_>) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE reviews SET reminded_at = $1 WHERE id = $2 AND state = 'pending' \
+             AND (reminded_at IS NULL OR reminded_at <= $3) RETURNING certificate_id",
+        )
+        .bind(log.at)
+        .bind(review_id)
+        .bind(not_after_last)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((certificate_id,)) = row else {
+            return Ok(false);
+        };
+        append_log(&mut tx, &certificate_id, None, None, None, log).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -232,6 +380,18 @@ async fn move_status(
         Some(found) => StoreError::StatusChanged { id: certificate_id.to_owned(), expected: from, found },
         None => StoreError::NotFound { id: certificate_id.to_owned() },
     })
+}
+
+/// Returns the status of a live certificate.
+async fn current_status(tx: &mut SqliteConnection, certificate_id: &str) -> Result<CertificateStatus, StoreError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT status FROM certificates WHERE id = $1 AND deleted_at IS NULL")
+        .bind(certificate_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    found
+        .and_then(|(code,)| u64::try_from(code).ok())
+        .and_then(CertificateStatus::from_code)
+        .ok_or_else(|| StoreError::NotFound { id: certificate_id.to_owned() })
 }
 
 /// Records the decision on a pending review and returns its certificate id, or `None` when

@@ -154,6 +154,11 @@ impl Validator {
         self.dns_auto.publish(challenge).await
     }
 
+    /// Whether a zone is configured for the TXT record of a DNS_AUTO challenge.
+    pub fn dns_auto_configured(&self, challenge: &Challenge) -> bool {
+        self.dns_auto.zone_for(&challenge.key).is_some()
+    }
+
     /// Deletes the TXT record of a DNS_AUTO challenge; returns false when its zone is not
     /// configured.
     pub async fn remove_dns_auto(&self, challenge: &Challenge) -> Result<bool, DnsAutoError> {

@@ -74,6 +74,39 @@ enum ClientCommand {
         /// Certificate id.
         id: String,
     },
+    /// Request the revocation of an issued certificate and print what the owner must do next.
+    Revoke {
+        /// Certificate id.
+        id: String,
+        /// Reason for the revocation; required when a reviewer decides.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// RFC 5280 reason code: 0 unspecified, 1 keyCompromise, 3 affiliationChanged,
+        /// 4 superseded or 5 cessationOfOperation.
+        #[arg(long, default_value_t = 0)]
+        reason_code: i64,
+    },
+    /// Print the revocation letter template of a certificate, filled in with its id, domains,
+    /// serial number and expiry.
+    LetterTemplate {
+        /// Certificate id.
+        id: String,
+        /// Print the application form (SM2 OV/EV products) instead of the confirmation letter.
+        #[arg(long)]
+        form: bool,
+    },
+    /// Upload the signed revocation letter or application form (JPG, PNG, GIF or PDF file).
+    UploadLetter {
+        /// Certificate id.
+        id: String,
+        /// The scanned letter.
+        file: PathBuf,
+    },
+    /// Remind the reviewers of the certificate's pending review (once per hour).
+    Remind {
+        /// Certificate id.
+        id: String,
+    },
     /// Apply or download for many certificates listed in a file.
     #[command(subcommand)]
     Batch(BatchCommand),
@@ -313,6 +346,32 @@ pub async fn run(args: ClientArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        ClientCommand::Revoke { id, reason, reason_code } => revoke(&client, &id, &reason, reason_code, json).await,
+        ClientCommand::LetterTemplate { id, form } => letter_template(&client, &id, form).await,
+        ClientCommand::UploadLetter { id, file } => {
+            let content = std::fs::read(&file).with_context(|| format!("cannot read the letter {}", file.display()))?;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&content);
+            client.call("UploadRevokeLetter", &json!({ "CertificateId": id, "RevokeLetter": encoded })).await?;
+            if json {
+                print_json(&json!({ "CertificateId": id, "IsSuccess": true }));
+            } else {
+                println!("letter for {id} uploaded ({} bytes); a reviewer decides the request", content.len());
+            }
+            Ok(())
+        }
+        ClientCommand::Remind { id } => {
+            let response = client.call("RemindRevokeReviewers", &json!({ "CertificateId": id })).await?;
+            if json {
+                print_json(&response);
+            } else {
+                println!(
+                    "reviewers of review {} reminded; the next reminder can be sent from {}",
+                    cell(&response["ReviewId"]),
+                    cell(&response["NextReminderAt"])
+                );
+            }
+            Ok(())
+        }
         ClientCommand::Batch(BatchCommand::Apply { file, options }) => batch_apply(&client, &file, &options, json).await,
         ClientCommand::Batch(BatchCommand::Download { file, options }) => batch_download(&client, &file, &options, json).await,
     }
@@ -459,6 +518,74 @@ async fn show(client: &ApiClient, id: &str, json: bool) -> anyhow::Result<()> {
     }
     print_validation(&described);
     Ok(())
+}
+
+async fn revoke(client: &ApiClient, id: &str, reason: &str, reason_code: i64, json: bool) -> anyhow::Result<()> {
+    let params = json!({ "CertificateId": id, "Reason": reason, "ReasonCode": reason_code });
+    let response = client.call("RevokeCertificate", &params).await?;
+    let described = client.call("DescribeCertificate", &json!({ "CertificateId": id })).await?;
+    if json {
+        print_json(&json!({
+            "CertificateId": id,
+            "Status": described["Status"],
+            "StatusMsg": described["StatusMsg"],
+            "RevokeDomainValidateAuths": response["RevokeDomainValidateAuths"],
+        }));
+        return Ok(());
+    }
+    println!("revocation of {id} requested; status {} ({})", cell(&described["Status"]), cell(&described["StatusMsg"]));
+    let auths = response["RevokeDomainValidateAuths"].as_array().cloned().unwrap_or_default();
+    if !auths.is_empty() {
+        println!("publish these values within the validation period:");
+        let rows: Vec<Vec<String>> = auths
+            .iter()
+            .map(|auth| {
+                ["DomainValidateAuthDomain", "DomainValidateAuthPath", "DomainValidateAuthKey", "DomainValidateAuthValue"]
+                    .iter()
+                    .map(|key| cell(&auth[*key]))
+                    .collect()
+            })
+            .collect();
+        print_table(&["DOMAIN", "PATH", "KEY", "VALUE"], &rows);
+    } else if described["Status"].as_u64() == Some(12) {
+        println!("print the letter with `certkeeper client letter-template {id}`, sign and stamp it, then upload a scan with `certkeeper client upload-letter {id} FILE`");
+    } else {
+        println!("a reviewer decides the request");
+    }
+    Ok(())
+}
+
+async fn letter_template(client: &ApiClient, id: &str, form: bool) -> anyhow::Result<()> {
+    let detail = client.call("DescribeCertificateDetail", &json!({ "CertificateId": id })).await?;
+    let mut facts = certkeeper_ra::letter::TemplateFacts {
+        certificate_id: id.to_owned(),
+        domains: detail["SubjectAltName"].as_array().map(|names| names.iter().map(cell).collect()).unwrap_or_default(),
+        ..Default::default()
+    };
+    if let Some(der) = detail["CertificatePublicKey"].as_str().and_then(first_pem_block) {
+        if let Ok(summary) = certkeeper_pki::describe::describe(&der) {
+            facts.serial = summary.serial_hex;
+            facts.not_after = time::OffsetDateTime::from_unix_timestamp(summary.not_after)
+                .ok()
+                .and_then(|at| at.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")).ok())
+                .unwrap_or_default();
+        }
+    }
+    let policy = if form { certkeeper_core::RevocationPolicy::ApplicationForm } else { certkeeper_core::RevocationPolicy::ConfirmationLetter };
+    let rules = certkeeper_ra::letter::LetterRules::of(policy).context("letter policies always have rules")?;
+    print!("{}", certkeeper_ra::letter::template(&rules, Some(&facts)));
+    Ok(())
+}
+
+/// Decodes the first PEM block of `text`.
+fn first_pem_block(text: &str) -> Option<Vec<u8>> {
+    let body: String = text
+        .lines()
+        .skip_while(|line| !line.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()
 }
 
 /// Downloads a certificate and writes the files of one server type into `out`. Returns the

@@ -7,6 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use certkeeper_core::RevocationPolicy;
+use certkeeper_ra::letter::{self, LetterRules};
 use certkeeper_store::IssuerRow;
 
 /// Cache lifetime for CA certificates, which change only when an operator rotates the CA.
@@ -25,7 +27,30 @@ pub fn public_router(state: PublicState) -> Router {
         .route("/ca/root.pem", get(root_pem))
         .route("/ca/root.der", get(root_der))
         .route("/ca/issuer/{file}", get(issuer_certificate))
+        .route("/templates/{file}", get(letter_template))
         .with_state(state)
+}
+
+/// Serves the blank revocation letter (`revocation-letter.txt`) and application form
+/// (`revocation-application-form.txt`) templates; `certkeeper client letter-template` prints
+/// them filled in for one certificate.
+async fn letter_template(Path(file): Path<String>) -> Response {
+    let policy = match file.as_str() {
+        "revocation-letter.txt" => RevocationPolicy::ConfirmationLetter,
+        "revocation-application-form.txt" => RevocationPolicy::ApplicationForm,
+        _ => return (StatusCode::NOT_FOUND, "use /templates/revocation-letter.txt or /templates/revocation-application-form.txt\n").into_response(),
+    };
+    let Some(rules) = LetterRules::of(policy) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(CA_CERTIFICATE_MAX_AGE)),
+        ],
+        letter::template(&rules, None),
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -120,6 +120,9 @@ enum ReviewCommand {
         /// Print the review as a JSON object.
         #[arg(long)]
         json: bool,
+        /// Write the uploaded revocation letter or application form to this file.
+        #[arg(long, value_name = "FILE")]
+        letter_out: Option<std::path::PathBuf>,
     },
     /// Approve a pending revocation request: the certificate is revoked (status 10).
     Approve {

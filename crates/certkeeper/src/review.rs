@@ -37,12 +37,42 @@ pub async fn run(effective: &Effective, command: ReviewCommand) -> anyhow::Resul
                 }
             }
         }
-        ReviewCommand::Show { id, json } => {
+        ReviewCommand::Show { id, json, letter_out } => {
             let review = revocations.review(id).await?;
+            let letter = revocations.letter(id).await?;
             if json {
-                println!("{}", review_json(&review));
+                let mut value = review_json(&review);
+                value["letter"] = letter.as_ref().map_or(Value::Null, |letter| {
+                    json!({
+                        "content_type": letter.content_type,
+                        "size": letter.content.len(),
+                        "sha256": letter.sha256,
+                        "uploaded_by": letter.uploaded_by,
+                        "uploaded_at": letter.uploaded_at,
+                    })
+                });
+                println!("{value}");
             } else {
                 print_review(&review);
+                match &letter {
+                    Some(letter) => println!(
+                        "letter:       {} ({} bytes, sha256 {}), uploaded by {} at {}",
+                        letter.content_type,
+                        letter.content.len(),
+                        letter.sha256,
+                        letter.uploaded_by,
+                        letter.uploaded_at
+                    ),
+                    None if review.kind != certkeeper_store::REVIEW_KIND_REVOKE => println!("letter:       not uploaded yet"),
+                    None => {}
+                }
+            }
+            if let Some(path) = letter_out {
+                let letter = letter.with_context(|| format!("review {id} has no letter to write"))?;
+                std::fs::write(&path, &letter.content).with_context(|| format!("cannot write {}", path.display()))?;
+                if !json {
+                    println!("letter written to {}", path.display());
+                }
             }
         }
         ReviewCommand::Approve { id } => {
@@ -73,6 +103,7 @@ fn review_json(review: &ReviewRow) -> Value {
         "decided_by": review.decided_by,
         "decided_at": review.decided_at,
         "created_at": review.created_at,
+        "reminded_at": review.reminded_at,
     })
 }
 

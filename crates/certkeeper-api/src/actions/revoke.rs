@@ -15,10 +15,21 @@
 //! * `ApproveRevokeReview`: `ReviewId` → `ReviewId`, `CertificateId`, `Status` (10).
 //! * `RejectRevokeReview`: `ReviewId`, `Reason` (required) → `ReviewId`, `CertificateId`,
 //!   `Status` (1).
+//! * `DescribeRevokeLetter`: `ReviewId` → `ReviewId`, `CertificateId`, `Kind`, `ContentType`,
+//!   `Size`, `Sha256`, `UploadedBy`, `UploadedAt`, `Content` (base64).
+//!
+//! UploadRevokeLetter takes `CertificateId` and `RevokeLetter` (base64 of a JPG, PNG or PDF
+//! confirmation letter; JPG, GIF or PDF for an application form; 1 KiB to 1.4 MiB, recognised
+//! by content) while the certificate waits for it (status 12). Owners may also call the
+//! extension `RemindRevokeReviewers` (`CertificateId` → `CertificateId`, `ReviewId`,
+//! `RemindedAt`, `NextReminderAt`) once per hour while a review is pending.
 
 use std::sync::Arc;
 
 use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus};
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+use certkeeper_ra::letter::LetterProblem;
 use certkeeper_ra::revocation::PURPOSE_REVOKE;
 use certkeeper_ra::{RevocationService, RevokeError, RevokeOutcome, RevokeRequest};
 use certkeeper_store::{LogEntry, ReviewRow, StoreError, ValidationRow};
@@ -45,6 +56,16 @@ pub const FAILED_OPERATION_CANNOT_DELETE_ISSUED: &str = "FailedOperation.CannotB
 pub const FAILED_OPERATION_CANNOT_DELETE_WITHIN_HOUR: &str = "FailedOperation.CannotBeDeletedWithinHour";
 /// No review with the given id exists.
 pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFound";
+/// The letter is not one of the accepted file types, or is incomplete.
+pub const FAILED_OPERATION_INVALID_LETTER_FORMAT: &str = "FailedOperation.InvalidConfirmLetterFormat";
+/// The letter is smaller than 1 KiB.
+pub const FAILED_OPERATION_LETTER_TOO_SMALL: &str = "FailedOperation.ConfirmLetterTooSmall";
+/// The letter is larger than 1.4 MiB.
+pub const FAILED_OPERATION_LETTER_TOO_LARGE: &str = "FailedOperation.ConfirmLetterTooLarge";
+/// An application form was already uploaded for the request (certkeeper extension code).
+pub const FAILED_OPERATION_FORM_ALREADY_UPLOADED: &str = "FailedOperation.ApplicationFormAlreadyUploaded";
+/// Reviewers were reminded less than an hour ago.
+pub const LIMIT_EXCEEDED_REMINDER: &str = "LimitExceeded.RateLimitExceeded";
 
 /// A free certificate can be deleted this many seconds after its application at the earliest.
 const FREE_DELETE_DELAY_SECONDS: i64 = 3600;
@@ -64,6 +85,9 @@ pub(super) fn register(registry: &mut ActionRegistry<Services>) {
     registry.register("DescribeRevokeReviews", &["State", "Offset", "Limit"], describe_reviews);
     registry.register("ApproveRevokeReview", &["ReviewId"], approve_review);
     registry.register("RejectRevokeReview", &["ReviewId", "Reason"], reject_review);
+    registry.register("DescribeRevokeLetter", &["ReviewId"], describe_letter);
+    registry.register("UploadRevokeLetter", &["CertificateId", "RevokeLetter"], upload_letter);
+    registry.register("RemindRevokeReviewers", &["CertificateId"], remind_reviewers);
     add_revoke_auth_detail(registry, "DescribeCertificate");
     add_revoke_auth_detail(registry, "DescribeCertificateDetail");
 }
@@ -98,7 +122,19 @@ fn revoke_failure(ctx: &RequestContext, error: RevokeError) -> ApiError {
         RevokeError::Reissued { .. } | RevokeError::AwaitingRenewal { .. } | RevokeError::OperatorOnly { .. } => {
             ApiError::new(FAILED_OPERATION_REVOKE_FAILED, message)
         }
-        RevokeError::UnsupportedPolicy { .. } => ApiError::unsupported_operation(message),
+        RevokeError::Letter { problem, .. } => ApiError::new(
+            match problem {
+                LetterProblem::TooSmall { .. } => FAILED_OPERATION_LETTER_TOO_SMALL,
+                LetterProblem::TooLarge { .. } => FAILED_OPERATION_LETTER_TOO_LARGE,
+                _ => FAILED_OPERATION_INVALID_LETTER_FORMAT,
+            },
+            message,
+        ),
+        RevokeError::LetterNotNeeded { .. } | RevokeError::NoPendingReview { .. } | RevokeError::LetterMissing { .. } => {
+            ApiError::new(FAILED_OPERATION_INVALID_STATUS, message)
+        }
+        RevokeError::FormAlreadyUploaded { .. } => ApiError::new(FAILED_OPERATION_FORM_ALREADY_UPLOADED, message),
+        RevokeError::RemindTooSoon { .. } => ApiError::new(LIMIT_EXCEEDED_REMINDER, message),
         RevokeError::ReviewNotFound { .. } => ApiError::new(RESOURCE_NOT_FOUND, message),
         RevokeError::ReviewDecided { .. } => ApiError::failed_operation(message),
         other => {
@@ -137,7 +173,7 @@ async fn revoke_certificate(services: Arc<Services>, ctx: RequestContext, params
     let outcome = revocations.request(&id, &request, now_of(&services)).await.map_err(|error| revoke_failure(&ctx, error))?;
     let auths: Vec<Value> = match outcome {
         RevokeOutcome::Validations(rows) => rows.iter().map(domain_validate_auth).collect(),
-        RevokeOutcome::Review { .. } => Vec::new(),
+        RevokeOutcome::Review { .. } | RevokeOutcome::AwaitingLetter { .. } => Vec::new(),
     };
     Ok(json!({ "RevokeDomainValidateAuths": auths }))
 }
@@ -296,7 +332,70 @@ fn review_json(review: &ReviewRow) -> Value {
         "DecidedBy": review.decided_by,
         "DecidedAt": review.decided_at.map(api_time),
         "CreatedAt": api_time(review.created_at),
+        "RemindedAt": review.reminded_at.map(api_time),
     })
+}
+
+async fn upload_letter(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    let revocations = revocation_service(&services)?;
+    let id = params.required_string("CertificateId")?;
+    let encoded = params.required_string("RevokeLetter")?;
+    let content = decode_letter(&encoded)?;
+    services.visible_certificate(&ctx, &id).await?;
+    revocations
+        .upload_letter(&id, &content, &actor(&ctx), now_of(&services))
+        .await
+        .map_err(|error| revoke_failure(&ctx, error))?;
+    Ok(json!({ "CertificateId": id, "IsSuccess": true }))
+}
+
+/// Decodes the base64 letter, tolerating line breaks and a `data:` URL prefix.
+fn decode_letter(encoded: &str) -> Result<Vec<u8>, ApiError> {
+    let body = encoded.trim();
+    let body = match body.strip_prefix("data:") {
+        Some(rest) => rest.split_once(',').map_or(rest, |(_, data)| data),
+        None => body,
+    };
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    BASE64_STANDARD.decode(compact.as_bytes()).map_err(|error| {
+        ApiError::invalid_parameter_value(
+            "RevokeLetter",
+            format!("RevokeLetter is not valid base64 ({error}); send the file's bytes encoded in standard base64"),
+        )
+    })
+}
+
+async fn remind_reviewers(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    let revocations = revocation_service(&services)?;
+    let id = params.required_string("CertificateId")?;
+    services.visible_certificate(&ctx, &id).await?;
+    let reminder = revocations.remind(&id, &actor(&ctx), now_of(&services)).await.map_err(|error| revoke_failure(&ctx, error))?;
+    Ok(json!({
+        "CertificateId": id,
+        "ReviewId": reminder.review.id,
+        "RemindedAt": reminder.review.reminded_at.map(api_time),
+        "NextReminderAt": api_time(reminder.next_at),
+    }))
+}
+
+async fn describe_letter(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
+    require_reviewer(&ctx)?;
+    let revocations = revocation_service(&services)?;
+    let review_id = read_review_id(&params)?;
+    let letter = revocations.letter(review_id).await.map_err(|error| revoke_failure(&ctx, error))?.ok_or_else(|| {
+        ApiError::new(RESOURCE_NOT_FOUND, format!("review {review_id} has no letter; the owner has not uploaded one yet"))
+    })?;
+    Ok(json!({
+        "ReviewId": review_id,
+        "CertificateId": letter.certificate_id,
+        "Kind": letter.kind,
+        "ContentType": letter.content_type,
+        "Size": letter.content.len(),
+        "Sha256": letter.sha256,
+        "UploadedBy": letter.uploaded_by,
+        "UploadedAt": api_time(letter.uploaded_at),
+        "Content": BASE64_STANDARD.encode(&letter.content),
+    }))
 }
 
 async fn describe_reviews(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
