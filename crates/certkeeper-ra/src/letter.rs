@@ -63,7 +63,7 @@ impl fmt::Display for LetterFormat {
     }
 }
 
-/// What a policy asks the owner to send.
+/// The file a letter-based policy requires from the owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LetterRules {
     /// `confirmation-letter` or `application-form`, as stored with the letter.
@@ -125,7 +125,7 @@ impl LetterRules {
     }
 }
 
-/// Why a letter was refused.
+/// Reason a letter is rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LetterProblem {
     #[error("the file has {size} bytes; a letter must have at least {MIN_LETTER_BYTES} bytes (1 KiB). Send a legible scan or photo")]
@@ -263,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_formats_the_policy_does_not_take() {
+    fn rejects_formats_policy_excludes() {
         let gif = padded(b"GIF89a", b";");
         let png = padded(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", b"\0\0\0\0IEND\xaeB`\x82");
         let refused = letter_rules().check(&gif).unwrap_err();
@@ -273,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_unknown_truncated_and_mis_sized_files() {
+    fn rejects_unknown_truncated_and_sized_files() {
         let text = padded(b"Dear reviewer", b"");
         assert!(matches!(letter_rules().check(&text), Err(LetterProblem::Unrecognised { .. })));
         let truncated_pdf = padded(b"%PDF-1.7\n", b"endobj\n");

@@ -8,8 +8,10 @@ mod bind9;
 mod nginx;
 mod process;
 mod service;
+mod tls_site;
 
 pub use bind9::{Bind9, Bind9Builder, TSIG_ALGORITHM, TSIG_KEY_NAME};
 pub use nginx::{Nginx, NginxBuilder};
 pub use process::free_port;
 pub use service::{Response, Service};
+pub use tls_site::{TlsSite, TlsSiteBuilder};

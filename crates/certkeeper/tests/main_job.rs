@@ -6,12 +6,11 @@
 //! (`scripts/install-test-tools.sh` creates it). The tests fail, rather than skip, without it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use certkeeper_testkit::{Bind9, Service, free_port};
+use certkeeper_testkit::{Bind9, Service, TlsSite};
 use serde_json::Value;
 
 const DOMAIN: &str = "www.example.test";
@@ -168,76 +167,6 @@ impl Drop for Script {
     }
 }
 
-/// An nginx serving one HTTPS site with the downloaded certificate.
-struct NginxSite {
-    child: Child,
-}
-
-impl Drop for NginxSite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_nginx(dir: &Path, certificate: &Path, key: &Path, port: u16) -> NginxSite {
-    for sub in ["logs", "temp"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    let prefix = dir.display();
-    // As root, nginx would run its workers as `nobody`, which cannot read the temporary
-    // directory; `user root` keeps them as root.
-    let conf = format!(
-        r#"user root;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log {prefix}/logs/access.log;
-    client_body_temp_path {prefix}/temp/body;
-    proxy_temp_path {prefix}/temp/proxy;
-    fastcgi_temp_path {prefix}/temp/fastcgi;
-    uwsgi_temp_path {prefix}/temp/uwsgi;
-    scgi_temp_path {prefix}/temp/scgi;
-    default_type text/plain;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        server_name {DOMAIN};
-        ssl_certificate {certificate};
-        ssl_certificate_key {key};
-        location / {{ return 200 "{body}"; }}
-    }}
-}}
-"#,
-        certificate = certificate.display(),
-        key = key.display(),
-        body = PAGE_BODY.replace('\n', "\\n"),
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let error_log = dir.join("logs/error.log");
-    let mut child = Command::new("nginx")
-        .arg("-p")
-        .arg(dir)
-        .arg("-e")
-        .arg(&error_log)
-        .args(["-c", "nginx.conf", "-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx starts; scripts/install-test-tools.sh installs it");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("nginx exited with {status}:\n{}", std::fs::read_to_string(&error_log).unwrap_or_default());
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return NginxSite { child };
-        }
-        assert!(Instant::now() < deadline, "nginx did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Extracts the named ZIP entries into `dir` under their bare file names.
 fn unzip(archive: &[u8], entries: &[&str], dir: &Path) {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).expect("the download is a ZIP");
@@ -281,8 +210,8 @@ fn python_sdk_order_served_by_nginx() {
     let key_name = format!("{DOMAIN}.key");
     unzip(&archive, &[&format!("Nginx/{bundle_name}"), &format!("Nginx/{key_name}"), "Root/root.crt"], &site);
 
-    let port = free_port();
-    let _nginx = start_nginx(&site.join("nginx"), &site.join(&bundle_name), &site.join(&key_name), port);
+    let nginx = TlsSite::builder(DOMAIN, &site.join(&bundle_name), &site.join(&key_name)).body(PAGE_BODY).start();
+    let port = nginx.port();
     let mut curl = Command::new("curl");
     without_proxy(&mut curl)
         .args(["--silent", "--show-error", "--noproxy", "*", "--max-time", "20", "--cacert"])

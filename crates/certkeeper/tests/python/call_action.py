@@ -1,7 +1,7 @@
 """Call one `ssl` action through the Tencent Cloud Python SDK's common client.
 
 Usage: call_action.py ENDPOINT ACTION PARAMS_JSON, with TENCENTCLOUD_SECRET_ID and
-TENCENTCLOUD_SECRET_KEY set. Prints the response object without `RequestId`, or
+TENCENTCLOUD_SECRET_KEY set; PARAMS_JSON `-` reads the parameters from standard input. Prints the response object without `RequestId`, or
 {"Error": {"Code": ..., "Message": ...}} when the server returns an error.
 """
 
@@ -18,6 +18,8 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 
 def main():
     endpoint, action, params = sys.argv[1:4]
+    if params == "-":
+        params = sys.stdin.read()
     cred = credential.Credential(os.environ["TENCENTCLOUD_SECRET_ID"], os.environ["TENCENTCLOUD_SECRET_KEY"])
     profile = ClientProfile(httpProfile=HttpProfile(endpoint=endpoint, protocol="http"))
     client = CommonClient("ssl", "2019-12-05", cred, "", profile=profile)
