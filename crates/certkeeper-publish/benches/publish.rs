@@ -7,12 +7,15 @@
 use std::time::Instant;
 
 use certkeeper_ca::UrlScheme;
-use certkeeper_core::{KeyAlgorithm, SerialNumber};
+use certkeeper_core::KeyAlgorithm;
 use certkeeper_pki::crl::{CaSigner, CrlContents, CrlEntry, CrlScope, RevocationReason};
 use certkeeper_pki::{CaProfile, MasterKey};
 use certkeeper_publish::{PublishSettings, PublishedIssuer, Publisher};
 use certkeeper_store::{NewIssuer, Store};
 use time::OffsetDateTime;
+
+mod common;
+use common::ocsp_request;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -93,7 +96,7 @@ async fn run() {
     let serial = certkeeper_ca::random_serial().unwrap();
     store.reserve_serials(intermediate_id, &[(serial.to_hex(), None)], 0).await.unwrap();
     for nonce in [false, true] {
-        let request = ocsp_request(&created.intermediate.certificate_der, &serial, nonce);
+        let request = ocsp_request(&created.intermediate.certificate_der, &serial, nonce.then_some([7u8; 16]));
         let started = Instant::now();
         let mut answered = 0u64;
         while started.elapsed().as_secs_f64() < 3.0 {
@@ -106,38 +109,4 @@ async fn run() {
         let rate = answered as f64 / started.elapsed().as_secs_f64();
         println!("ocsp nonce={nonce} single-task answers_per_second={rate:.0}");
     }
-}
-
-/// Builds a DER OCSPRequest with a SHA-1 CertID, and a 16-byte nonce when asked.
-fn ocsp_request(issuer_der: &[u8], serial: &SerialNumber, nonce: bool) -> Vec<u8> {
-    use der::asn1::{ObjectIdentifier, OctetString};
-    use der::{Decode, Encode};
-    use x509_cert::spki::AlgorithmIdentifierOwned;
-
-    let issuer = x509_cert::Certificate::from_der(issuer_der).unwrap();
-    let sha1 = |data: &[u8]| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data).as_ref().to_vec();
-    let cert_id = x509_ocsp::CertId {
-        hash_algorithm: AlgorithmIdentifierOwned { oid: ObjectIdentifier::new_unwrap("1.3.14.3.2.26"), parameters: None },
-        issuer_name_hash: OctetString::new(sha1(&issuer.tbs_certificate.subject.to_der().unwrap())).unwrap(),
-        issuer_key_hash: OctetString::new(sha1(issuer.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes()))
-            .unwrap(),
-        serial_number: x509_cert::serial_number::SerialNumber::new(serial.as_bytes()).unwrap(),
-    };
-    let extensions = nonce.then(|| {
-        vec![x509_cert::ext::Extension {
-            extn_id: ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.2"),
-            critical: false,
-            extn_value: OctetString::new(OctetString::new(vec![7u8; 16]).unwrap().to_der().unwrap()).unwrap(),
-        }]
-    });
-    let request = x509_ocsp::OcspRequest {
-        tbs_request: x509_ocsp::TbsRequest {
-            version: x509_ocsp::Version::V1,
-            requestor_name: None,
-            request_list: vec![x509_ocsp::Request { req_cert: cert_id, single_request_extensions: None }],
-            request_extensions: extensions,
-        },
-        optional_signature: None,
-    };
-    request.to_der().unwrap()
 }

@@ -73,7 +73,7 @@ impl Publisher {
         let _build = self.crl_build.lock().await;
         let this_update = now_seconds();
         let next_update = this_update + self.settings.crl_validity;
-        let rows = self.store.revoked_for_shard(issuer_id, shard, this_update.unix_timestamp()).await?;
+        let rows = self.store.crl_entries(issuer_id, shard, this_update.unix_timestamp()).await?;
         let entry_count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
 
         if let Some(previous) = self.store.crl_state(issuer_id, shard).await? {

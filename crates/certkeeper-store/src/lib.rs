@@ -25,7 +25,7 @@ pub use certificates::{LogEntry, OperationLogRow};
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
-pub use revocations::{CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
+pub use revocations::{CrlEntryRow, CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
 pub use reviews::{
     LetterAttached, NewRevocationLetter, NewRevocationRequest, REVIEW_KIND_REVOKE, REVIEW_KIND_REVOKE_FORM, REVIEW_KIND_REVOKE_LETTER,
     ReviewRow, RevocationLetterRow, RevocationRequestRow,

@@ -33,6 +33,18 @@ pub struct RevocationRow {
     pub created_at: i64,
 }
 
+/// The columns of a revocation that a CRL entry lists.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CrlEntryRow {
+    pub serial: String,
+    pub revoked_at: i64,
+    pub reason_code: i64,
+}
+
+/// Most rows one bulk INSERT statement carries: 8 parameters each, well under SQLite's limit
+/// of 32,766 bound parameters.
+const BULK_INSERT_ROWS: usize = 500;
+
 /// Issuance and revocation status of a serial, as an OCSP responder needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SerialStatus {
@@ -87,6 +99,49 @@ impl Store {
         .bind(now)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Returns the CRL entries of one issuer and shard whose certificates are unexpired at `now`
+    /// (Unix seconds), in CRL order. The covering index `revoked_certificates_crl` answers it
+    /// without reading the table.
+    pub async fn crl_entries(&self, issuer_id: i64, shard: i64, now: i64) -> Result<Vec<CrlEntryRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT serial, revoked_at, reason_code FROM revoked_certificates \
+             WHERE issuer_id = $1 AND shard = $2 AND not_after >= $3 ORDER BY revoked_at, serial",
+        )
+        .bind(issuer_id)
+        .bind(shard)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Records many revocations in one transaction, as an import does, and returns how many
+    /// were new. A serial that is already revoked keeps its first row. Certificate statuses are
+    /// not touched: use [`Store::revoke_certificate`] for a certificate of this store.
+    pub async fn insert_revocations(&self, revocations: &[NewRevocation<'_>]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for chunk in revocations.chunks(BULK_INSERT_ROWS) {
+            let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
+                 not_after, created_at) ",
+            );
+            builder.push_values(chunk, |mut row, revocation| {
+                row.push_bind(revocation.serial)
+                    .push_bind(revocation.issuer_id)
+                    .push_bind(revocation.shard)
+                    .push_bind(revocation.certificate_id)
+                    .push_bind(revocation.revoked_at)
+                    .push_bind(revocation.reason_code)
+                    .push_bind(revocation.not_after)
+                    .push_bind(revocation.created_at);
+            });
+            builder.push(" ON CONFLICT (serial) DO NOTHING");
+            inserted += builder.build().execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
     }
 
     /// Counts the revocations of one issuer and shard that were unexpired at `after` and have
