@@ -46,10 +46,15 @@ pub struct NewCa {
     pub intermediate: SealedIssuer,
 }
 
-/// Returns a fresh random serial (16 bytes from the system CSPRNG, made positive).
+/// Returns a fresh serial of 16 bytes, made positive: the current Unix second in the first
+/// four bytes, then 12 bytes (96 bits) from the system CSPRNG, above the 64 random bits that the
+/// CA/Browser Forum Baseline Requirements ask for. The time prefix keeps the serials of one
+/// period together in the store's serial indexes, so inserts touch few index pages.
 pub fn random_serial() -> Result<SerialNumber, CaError> {
     let mut bytes = [0u8; SerialNumber::RANDOM_LENGTH];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| CaError::Random)?;
+    let seconds = OffsetDateTime::now_utc().unix_timestamp() as u32;
+    bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+    aws_lc_rs::rand::fill(&mut bytes[4..]).map_err(|_| CaError::Random)?;
     Ok(SerialNumber::from_random(bytes))
 }
 
