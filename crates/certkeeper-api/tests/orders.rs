@@ -1,6 +1,6 @@
 //! The order actions against a real store, order service and BIND9: ApplyCertificate input
 //! checks, DvAuthDetail, CheckCertificateDomainVerification, CompleteCertificate and
-//! CancelCertificateOrder.
+//! CancelCertificateOrder, and ReplaceCertificate.
 
 mod common;
 mod fixture;
@@ -265,4 +265,88 @@ async fn order_actions_need_order_service() {
     let fx = fixture().await;
     let response = fx.call(&fx.alice, "ApplyCertificate", &json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test" })).await;
     assert_eq!(error_code(&response), Some("InvalidAction"), "{response}");
+}
+
+/// Publishes the TXT records of an order from its `DvAuthDetail` and completes it.
+async fn validate_over_api(app: &OrderApp, bind: &Bind9, key: &Key, id: &str) {
+    let info = app.call(key, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    for auth in info["DvAuthDetail"]["DvAuths"].as_array().unwrap_or_else(|| panic!("{info}")) {
+        let name = auth["DvAuthKey"].as_str().unwrap();
+        let token = auth["DvAuthValue"].as_str().unwrap();
+        bind.add_record(name, 60, "TXT", &format!("\"{token}\""));
+    }
+    let completed = app.call(key, "CompleteCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(error_code(&completed), None, "{completed}");
+    let info = app.call(key, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(info["Status"], json!(1), "{info}");
+}
+
+#[tokio::test]
+async fn replace_certificate_links_and_limits() {
+    let bind = Bind9::start(&["example.test"]);
+    let app = order_app(bind.addr()).await;
+    let alice = &app.fx.alice;
+    let id = app.apply(alice, &json!({ "DvAuthMethod": "DNS", "DomainName": "reissue.example.test" })).await;
+
+    let pending = app.call(alice, "ReplaceCertificate", &json!({ "CertificateId": id, "ValidType": "DNS" })).await;
+    assert_eq!(error_code(&pending), Some("FailedOperation.InvalidCertificateStatusCode"), "{pending}");
+    validate_over_api(&app, &bind, alice, &id).await;
+
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({ "CertificateId": id }), "MissingParameter", "ValidType"),
+        (json!({ "CertificateId": id, "ValidType": "EMAIL" }), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "paper" }), "InvalidParameterValue", "original, upload or online"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "Upload" }), "MissingParameter", "CsrContent"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrContent": "x" }), "InvalidParameter", "CsrType upload"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "upload", "CsrContent": "not a CSR" }), "InvalidParameterValue", "CsrContent"),
+        (
+            json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "online", "CertCSREncryptAlgo": "RSA", "CertCSRKeyParameter": "1024" }),
+            "InvalidParameterValue",
+            "CertCSRKeyParameter",
+        ),
+        (
+            json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "online", "CertCSREncryptAlgo": "RSA", "CertCSRKeyParameter": "4096" }),
+            "InvalidParameterValue",
+            "accepts rsa2048, ecdsa-p256",
+        ),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CertCSREncryptAlgo": "ECC" }), "InvalidParameter", "CsrType online"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "SignAlgo": "SHA1" }), "InvalidParameterValue", "SHA256"),
+        (json!({ "CertificateId": "zzzzzzzz", "ValidType": "DNS" }), "FailedOperation.CertificateNotFound", "zzzzzzzz"),
+    ];
+    let count = app.certificate_count().await;
+    for (body, code, fragment) in &cases {
+        let response = app.call(alice, "ReplaceCertificate", body).await;
+        assert_eq!(error_code(&response), Some(*code), "{body} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{body}: message {message:?} lacks {fragment:?}");
+    }
+    assert_eq!(app.certificate_count().await, count, "a rejected reissue stores nothing");
+    let foreign = app.call(&app.fx.bob, "ReplaceCertificate", &json!({ "CertificateId": id, "ValidType": "DNS" })).await;
+    assert_eq!(error_code(&foreign), Some("FailedOperation.CertificateNotFound"), "{foreign}");
+
+    let replaced = app
+        .call(alice, "ReplaceCertificate", &json!({ "CertificateId": id, "ValidType": "dns", "CsrType": "ORIGINAL", "Reason": "new server" }))
+        .await;
+    assert_eq!(error_code(&replaced), None, "{replaced}");
+    let new_id = replaced["CertificateId"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    let original = app.call(alice, "DescribeCertificateDetail", &json!({ "CertificateId": id })).await;
+    assert_eq!(original["Status"], json!(11), "{original}");
+    assert_eq!(original["CertificateExtra"]["ReplacedFor"], json!(new_id));
+    let reissue = app.call(alice, "DescribeCertificateDetail", &json!({ "CertificateId": new_id })).await;
+    assert_eq!(reissue["Status"], json!(0), "{reissue}");
+    assert_eq!(reissue["CertificateExtra"]["ReplacedBy"], json!(id));
+
+    validate_over_api(&app, &bind, alice, &new_id).await;
+    let original = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(original["Status"], json!(1), "{original}");
+
+    let count = app.certificate_count().await;
+    for target in [&id, &new_id] {
+        let second = app.call(alice, "ReplaceCertificate", &json!({ "CertificateId": target, "ValidType": "DNS" })).await;
+        assert_eq!(error_code(&second), Some("FailedOperation.OrderAlreadyReplaced"), "{second}");
+        let message = second["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains("reissued once"), "{message}");
+    }
+    assert_eq!(app.certificate_count().await, count);
 }

@@ -89,7 +89,9 @@ impl CertificateStatus {
     ///
     /// The table follows the order, issuance, reissue and revocation flows: a revocation moves
     /// through `Revoking` (and `AwaitingRevokeLetter` for letter-based policies) and can end in
-    /// `Revoked` or, when validation or review fails, back in `Issued`. `Revoked`, `Expired` and
+    /// `Revoked` or, when validation or review fails, back in `Issued`. An original stays in
+    /// `Reissuing` while its reissue is validated, returns to `Issued` when the reissue is issued
+    /// or fails, and can still be revoked or expire meanwhile. `Revoked`, `Expired` and
     /// `Refunded` are final.
     pub fn next_allowed(self) -> &'static [CertificateStatus] {
         use CertificateStatus::*;
@@ -105,7 +107,7 @@ impl CertificateStatus {
             AwaitingConfirmLetter => &[Reviewing, ReviewFailed, Cancelled],
             Revoking => &[Revoked, AwaitingRevokeLetter, Issued],
             Revoked => &[],
-            Reissuing => &[Issued, Revoked],
+            Reissuing => &[Issued, Revoked, Expired],
             AwaitingRevokeLetter => &[Revoking, Revoked, Issued],
             FreeAwaitingSubmission => &[Reviewing, Cancelled],
             Refunded => &[],
@@ -194,6 +196,7 @@ mod tests {
         (Revoking, Issued),
         (Reissuing, Issued),
         (Reissuing, Revoked),
+        (Reissuing, Expired),
         (AwaitingRevokeLetter, Revoking),
         (AwaitingRevokeLetter, Revoked),
         (AwaitingRevokeLetter, Issued),
@@ -246,6 +249,14 @@ mod tests {
     fn transition_error_names_both_statuses() {
         let message = Revoked.transition_to(Issued).unwrap_err().to_string();
         assert_eq!(message, "a certificate in status revoked (10) cannot move to status issued (1)");
+    }
+
+    #[test]
+    fn reissue_returns_original_to_issued() {
+        assert_eq!(Issued.transition_to(Reissuing), Ok(Reissuing));
+        assert_eq!(Reissuing.transition_to(Issued), Ok(Issued));
+        assert_eq!(Reissuing.transition_to(Revoking), Err(TransitionError { from: Reissuing, to: Revoking }));
+        assert_eq!(Reissuing.transition_to(Reissuing), Err(TransitionError { from: Reissuing, to: Reissuing }));
     }
 
     #[test]

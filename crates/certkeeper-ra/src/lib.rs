@@ -3,8 +3,10 @@
 
 mod issuance;
 pub mod orders;
+mod reissue;
 pub mod revocation;
 
 pub use issuance::{IssuanceService, IssueError, IssueRequest, SignedLeaf, new_certificate_id};
 pub use orders::{ApplyRequest, OrderError, OrderService, OrderSettings};
+pub use reissue::{ReissueKey, ReissueRequest};
 pub use revocation::{RevocationService, RevokeError, RevokeOutcome, RevokeRequest};

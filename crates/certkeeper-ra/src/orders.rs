@@ -61,6 +61,20 @@ pub enum OrderError {
     Revocation(Box<crate::RevokeError>),
     #[error("certificate {id} is {status} ({}); {action} needs {needed}", status.code())]
     WrongStatus { id: String, status: CertificateStatus, action: &'static str, needed: &'static str },
+    #[error("certificate {id} was uploaded, not issued by certkeeper, so certkeeper cannot {action} it")]
+    Uploaded { id: String, action: &'static str },
+    #[error("certificate {id} has expired; apply for a new certificate instead")]
+    Expired { id: String },
+    #[error("certificate {id} was already reissued as {reissue}; a free certificate can be reissued once")]
+    AlreadyReissued { id: String, reissue: String },
+    #[error("certificate {id} is being reissued as {reissue}; wait until that reissue is issued or cancel it")]
+    ReissueInProgress { id: String, reissue: String },
+    #[error("the CSR names {found}, but certificate {id} names {expected}; a reissue keeps the names, so make a CSR for exactly these names")]
+    NamesDiffer { id: String, expected: String, found: String },
+    #[error("certificate {id} expires in {days_left} days; renewal opens 30 days before expiry")]
+    NotDueForRenewal { id: String, days_left: i64 },
+    #[error("certificate {id} was already renewed by {renewal}")]
+    AlreadyRenewed { id: String, renewal: String },
 }
 
 /// An application for a certificate.
@@ -90,10 +104,10 @@ pub struct OrderSettings {
 /// Creates orders, checks their validations and issues when every domain is proven.
 #[derive(Clone)]
 pub struct OrderService {
-    store: Store,
-    issuance: IssuanceService,
-    validator: Arc<Validator>,
-    master_key: Arc<MasterKey>,
+    pub(crate) store: Store,
+    pub(crate) issuance: IssuanceService,
+    pub(crate) validator: Arc<Validator>,
+    pub(crate) master_key: Arc<MasterKey>,
     settings: Arc<OrderSettings>,
 }
 
@@ -187,19 +201,7 @@ impl OrderService {
             updated_at: at,
         };
 
-        let lifetime = time::Duration::try_from(self.validator.config().token_lifetime).unwrap_or(time::Duration::days(3));
-        let first_check = match method {
-            ValidationMethod::DnsAuto => at,
-            _ => at + self.validator.config().recheck_interval.as_secs() as i64,
-        };
-        let validations: Vec<NewValidation> = challenges
-            .iter()
-            .map(|challenge| {
-                let mut validation = new_validation(challenge, PURPOSE_ISSUE, first_check, (now + lifetime).unix_timestamp());
-                validation.remove_after_issue = request.delete_dns_auto_record && method == ValidationMethod::DnsAuto;
-                validation
-            })
-            .collect();
+        let validations = self.issue_validations(&challenges, request.delete_dns_auto_record, now);
         let actor = format!("account:{}", request.account_id);
         let log = LogEntry { actor: &actor, action: "apply", detail: &request.domain, at };
         self.store.insert_order(&record, &validations, &log).await?;
@@ -213,7 +215,24 @@ impl OrderService {
         self.store.certificate(&id).await?.ok_or(OrderError::NotFound { id })
     }
 
-    async fn publish_dns_auto(&self, id: &str, challenges: &[Challenge], now: OffsetDateTime) -> Result<(), OrderError> {
+    /// Builds the issuance validation rows of an order's challenges. DNS_AUTO records are
+    /// checked at once after publishing, the other methods after one recheck interval.
+    pub(crate) fn issue_validations(&self, challenges: &[Challenge], delete_dns_auto_record: bool, now: OffsetDateTime) -> Vec<NewValidation> {
+        let at = now.unix_timestamp();
+        let lifetime = time::Duration::try_from(self.validator.config().token_lifetime).unwrap_or(time::Duration::days(3));
+        challenges
+            .iter()
+            .map(|challenge| {
+                let dns_auto = challenge.method == ValidationMethod::DnsAuto;
+                let first_check = if dns_auto { at } else { at + self.validator.config().recheck_interval.as_secs() as i64 };
+                let mut validation = new_validation(challenge, PURPOSE_ISSUE, first_check, (now + lifetime).unix_timestamp());
+                validation.remove_after_issue = delete_dns_auto_record && dns_auto;
+                validation
+            })
+            .collect()
+    }
+
+    pub(crate) async fn publish_dns_auto(&self, id: &str, challenges: &[Challenge], now: OffsetDateTime) -> Result<(), OrderError> {
         let mut fallbacks = Vec::new();
         for challenge in challenges {
             match self.validator.publish_dns_auto(challenge).await {
@@ -349,7 +368,7 @@ impl OrderService {
         }
     }
 
-    fn subject_key(&self, record: &CertificateRecord) -> Result<SubjectKey, OrderError> {
+    pub(crate) fn subject_key(&self, record: &CertificateRecord) -> Result<SubjectKey, OrderError> {
         if let Some(csr) = &record.csr_der {
             return Ok(certkeeper_pki::check_csr(csr)?.key);
         }

@@ -34,7 +34,7 @@ pub struct OperationLogRow {
     pub created_at: i64,
 }
 
-const CERTIFICATE_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
+pub(crate) const CERTIFICATE_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
      domain, names, key_algorithm, alias, project_id, serial, issuer_id, not_before, not_after, certificate_der, \
      csr_der, sealed_private_key, renewed_from, renewal_id, reissued_from, reissued_by, created_at, updated_at";
 
@@ -100,7 +100,9 @@ impl Store {
     ///
     /// The update only matches while the row is still in `from`, so two concurrent changes
     /// cannot both succeed; the loser gets [`StoreError::StatusChanged`]. The caller checks
-    /// that the transition is allowed (`CertificateStatus::transition_to`).
+    /// that the transition is allowed (`CertificateStatus::transition_to`). When an order fails
+    /// or is cancelled (`to` is 2 or 7), the same transaction releases the certificate that
+    /// waited for it as a reissue or renewal.
     pub async fn change_status(
         &self,
         id: &str,
@@ -131,6 +133,9 @@ impl Store {
             });
         }
         append_log(&mut tx, id, None, Some(from), Some(to), log).await?;
+        if matches!(to, CertificateStatus::ReviewFailed | CertificateStatus::Cancelled) {
+            crate::lifecycle::release_links(&mut tx, id, log).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -8,6 +8,7 @@ mod csr;
 mod deploy;
 pub mod download;
 mod format;
+mod lifecycle;
 mod metadata;
 mod orders;
 mod query;
@@ -193,6 +194,7 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
     // Without an order service the order actions do not exist, so they return InvalidAction.
     if accepts_orders {
         orders::register(&mut registry);
+        lifecycle::register(&mut registry);
     }
     revoke::register(&mut registry);
     registry

@@ -57,21 +57,21 @@ pub(super) fn register(registry: &mut ActionRegistry<Services>) {
     registry.register("CancelCertificateOrder", &["CertificateId"], cancel_certificate_order);
 }
 
-fn order_service(services: &Services) -> Result<&OrderService, ApiError> {
+pub(super) fn order_service(services: &Services) -> Result<&OrderService, ApiError> {
     services
         .orders
         .as_ref()
         .ok_or_else(|| ApiError::unsupported_operation("this server does not accept certificate orders"))
 }
 
-fn now_of(services: &Services) -> OffsetDateTime {
+pub(super) fn now_of(services: &Services) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(services.now()).unwrap_or_else(|_| OffsetDateTime::now_utc())
 }
 
 /// Maps an order failure to the API error a client can act on. `subject` is the certificate id,
 /// or the domain of an application. Failures the client cannot fix are logged with the request
 /// id and returned as `InternalError`.
-fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiError {
+pub(super) fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiError {
     match error {
         OrderError::Name { value, source } => {
             ApiError::new(INVALID_PARAMETER_DOMAIN_INVALID, format!("invalid DomainName {value:?}: {source}"))
@@ -84,6 +84,13 @@ fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiE
         OrderError::Challenge(source) => ApiError::invalid_parameter("DvAuthMethod", source),
         OrderError::DomainNotInCsr { .. } => ApiError::invalid_parameter("DomainName", error),
         OrderError::NotFound { id } => ApiError::certificate_not_found(&id),
+        OrderError::Uploaded { .. } => ApiError::new(super::revoke::FAILED_OPERATION_INVALID_SOURCE, error.to_string()),
+        OrderError::WrongStatus { .. } | OrderError::Expired { .. } | OrderError::ReissueInProgress { .. } => {
+            ApiError::new(super::revoke::FAILED_OPERATION_INVALID_STATUS, error.to_string())
+        }
+        OrderError::Store(certkeeper_store::StoreError::StatusChanged { .. }) => {
+            ApiError::new(super::revoke::FAILED_OPERATION_INVALID_STATUS, format!("{error}; read it again and retry"))
+        }
         other => {
             tracing::error!(
                 request_id = %ctx.request_id,
@@ -97,12 +104,12 @@ fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiE
     }
 }
 
-/// Reads `DvAuthMethod`: DNS, DNS_AUTO or FILE in any letter case.
-fn read_method(params: &Params) -> Result<ValidationMethod, ApiError> {
-    let text = params.required_string("DvAuthMethod")?;
+/// Reads the validation method parameter `name`: DNS, DNS_AUTO or FILE in any letter case.
+pub(super) fn read_method(params: &Params, name: &str) -> Result<ValidationMethod, ApiError> {
+    let text = params.required_string(name)?;
     match text.parse::<ValidationMethod>() {
         Ok(ValidationMethod::None) | Err(_) => {
-            Err(ApiError::invalid_parameter_value("DvAuthMethod", format!("unknown method {text:?}; use DNS, DNS_AUTO or FILE")))
+            Err(ApiError::invalid_parameter_value(name, format!("unknown method {text:?}; use DNS, DNS_AUTO or FILE")))
         }
         Ok(method) => Ok(method),
     }
@@ -146,7 +153,7 @@ fn read_key_algorithm(params: &Params) -> Result<KeyAlgorithm, ApiError> {
 
 /// Checks and converts the ApplyCertificate parameters. Nothing is stored here.
 fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequest, ApiError> {
-    let method = read_method(params)?;
+    let method = read_method(params, "DvAuthMethod")?;
     let domain = params.required_string("DomainName")?.trim().to_owned();
     let product_id = read_product(params)?;
     let project_id = params.optional_unsigned("ProjectId")?.unwrap_or(0);
