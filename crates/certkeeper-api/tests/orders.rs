@@ -115,9 +115,10 @@ async fn apply_rejects_bad_input_and_stores_nothing() {
         ),
         (
             json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "OldCertificateId": "abcd1234" }),
-            "FailedOperation",
-            "renewal is not supported yet",
+            "FailedOperation.CertificateNotFound",
+            "abcd1234",
         ),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "AutoRenewFlag": 2 }), "InvalidParameterValue", "0 or 1"),
         (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "Colour": "red" }), "UnknownParameter", "Colour"),
     ];
     for (body, code, fragment) in &cases {
@@ -349,4 +350,64 @@ async fn replace_certificate_links_and_limits() {
         assert!(message.contains("reissued once"), "{message}");
     }
     assert_eq!(app.certificate_count().await, count);
+}
+
+#[tokio::test]
+async fn apply_with_old_certificate_renews() {
+    let bind = Bind9::start(&["example.test"]);
+    let app = order_app(bind.addr()).await;
+    let alice = &app.fx.alice;
+    let id = app.apply(alice, &json!({ "DvAuthMethod": "DNS", "DomainName": "renew.example.test", "AutoRenewFlag": 1 })).await;
+    validate_over_api(&app, &bind, alice, &id).await;
+    let listed = app.call(alice, "DescribeCertificates", &json!({ "CertIds": [id] })).await;
+    assert_eq!(listed["Certificates"][0]["AutoRenewFlag"], json!(1), "{listed}");
+
+    let body = |old: &str, domain: &str| json!({ "DvAuthMethod": "DNS", "DomainName": domain, "OldCertificateId": old });
+    let not_due = app.call(alice, "ApplyCertificate", &body(&id, "renew.example.test")).await;
+    assert_eq!(error_code(&not_due), Some("FailedOperation.RenewNotAllowed"), "{not_due}");
+    assert!(not_due["Error"]["Message"].as_str().unwrap().contains("renewal opens 30 days before expiry"), "{not_due}");
+
+    // Copies of the issued certificate that expire in ten days and that expired a second ago.
+    let issued = app.fx.store.certificate(&id).await.unwrap().unwrap();
+    let log = certkeeper_store::LogEntry { actor: "test", action: "issued", detail: "", at: NOW };
+    let mut due = issued.clone();
+    due.id = format!("{}d", &issued.id[..7]);
+    due.serial = None;
+    due.not_after = Some(NOW + 10 * 24 * 3600);
+    app.fx.store.insert_certificate(&due, &log).await.unwrap();
+    let mut expired = due.clone();
+    expired.id = format!("{}x", &issued.id[..7]);
+    expired.not_after = Some(NOW - 1);
+    app.fx.store.insert_certificate(&expired, &log).await.unwrap();
+
+    let count = app.certificate_count().await;
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (body(&due.id, "other.example.test"), "InvalidParameterValue", "a renewal keeps the domain"),
+        (body(&expired.id, "renew.example.test"), "FailedOperation.InvalidCertificateStatusCode", "has expired"),
+        (body("zzzzzzzz", "renew.example.test"), "FailedOperation.CertificateNotFound", "zzzzzzzz"),
+    ];
+    for (request, code, fragment) in &cases {
+        let response = app.call(alice, "ApplyCertificate", request).await;
+        assert_eq!(error_code(&response), Some(*code), "{request} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{request}: message {message:?} lacks {fragment:?}");
+    }
+    let foreign = app.call(&app.fx.bob, "ApplyCertificate", &body(&due.id, "renew.example.test")).await;
+    assert_eq!(error_code(&foreign), Some("FailedOperation.CertificateNotFound"), "{foreign}");
+    assert_eq!(app.certificate_count().await, count, "a rejected renewal stores nothing");
+
+    let renewal = app.apply(alice, &body(&due.id, "renew.example.test")).await;
+    let old = app.call(alice, "DescribeCertificates", &json!({ "CertIds": [due.id] })).await;
+    assert_eq!(old["Certificates"][0]["HasRenewOrder"], json!(renewal), "{old}");
+    assert_eq!(old["Certificates"][0]["CertificateExtra"]["RenewOrder"], json!(renewal));
+    assert_eq!(old["Certificates"][0]["RenewAble"], json!(false));
+    let new = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": renewal })).await;
+    assert_eq!(new["CertificateExtra"]["OriginCertificateId"], json!(due.id), "{new}");
+    assert_eq!(new["Status"], json!(0));
+
+    let again = app.call(alice, "ApplyCertificate", &body(&due.id, "renew.example.test")).await;
+    assert_eq!(error_code(&again), Some("FailedOperation.AlreadyRenewed"), "{again}");
+    assert!(again["Error"]["Message"].as_str().unwrap().contains(&renewal), "{again}");
+    let revoke = app.call(alice, "RevokeCertificate", &json!({ "CertificateId": due.id })).await;
+    assert!(revoke["Error"]["Message"].as_str().unwrap_or("").contains("waits for its renewal"), "{revoke}");
 }

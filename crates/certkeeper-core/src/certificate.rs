@@ -120,6 +120,11 @@ pub struct CertificateRecord {
     pub renewal_id: Option<String>,
     pub reissued_from: Option<String>,
     pub reissued_by: Option<String>,
+    /// Renew automatically before expiry (`AutoRenewFlag`), where validation needs no one.
+    pub auto_renew: bool,
+    /// End of a multi-year service term, Unix seconds. Until then the certificate is renewed
+    /// automatically with consecutive certificates, the last of which ends at the term's end.
+    pub term_ends_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

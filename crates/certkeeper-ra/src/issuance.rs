@@ -203,7 +203,14 @@ impl IssuanceService {
         let product = self.catalogue.get(record.product_id)?;
         product.check_issuable(key.algorithm())?;
         let not_before = now;
-        let not_after = now + Duration::days(i64::from(product.validity_days)) - Duration::seconds(1);
+        let mut not_after = now + Duration::days(i64::from(product.validity_days)) - Duration::seconds(1);
+        // The last certificate of a multi-year term ends with the term.
+        if let Some(term_end) = record.term_ends_at.and_then(|end| OffsetDateTime::from_unix_timestamp(end).ok())
+            && term_end > not_before
+            && term_end < not_after
+        {
+            not_after = term_end;
+        }
         let serial = certkeeper_ca::random_serial()?;
         let reserved = [(serial.to_hex(), Some(record.id.clone()))];
         self.store.reserve_serials(self.ca.intermediate_id(), &reserved, now.unix_timestamp()).await?;
@@ -263,6 +270,8 @@ impl IssuanceService {
             renewal_id: None,
             reissued_from: None,
             reissued_by: None,
+            auto_renew: false,
+            term_ends_at: None,
             created_at: now.unix_timestamp(),
             updated_at: now.unix_timestamp(),
         };

@@ -4,9 +4,11 @@
 mod issuance;
 pub mod orders;
 mod reissue;
+mod renewal;
 pub mod revocation;
 
 pub use issuance::{IssuanceService, IssueError, IssueRequest, SignedLeaf, new_certificate_id};
-pub use orders::{ApplyRequest, OrderError, OrderService, OrderSettings};
+pub use orders::{ApplyRequest, OrderError, OrderOptions, OrderService, OrderSettings};
+pub use renewal::{AutoRenewSettings, AutoRenewal};
 pub use reissue::{ReissueKey, ReissueRequest};
 pub use revocation::{RevocationService, RevokeError, RevokeOutcome, RevokeRequest};

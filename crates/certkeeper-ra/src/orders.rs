@@ -75,6 +75,8 @@ pub enum OrderError {
     NotDueForRenewal { id: String, days_left: i64 },
     #[error("certificate {id} was already renewed by {renewal}")]
     AlreadyRenewed { id: String, renewal: String },
+    #[error("certificate {id} is for {expected}, not {found}; a renewal keeps the domain, so apply for {expected}")]
+    RenewalDomainDiffers { id: String, expected: String, found: String },
 }
 
 /// An application for a certificate.
@@ -92,6 +94,21 @@ pub struct ApplyRequest {
     pub project_id: u64,
     /// Delete DNS_AUTO records once the certificate is issued.
     pub delete_dns_auto_record: bool,
+}
+
+/// Links and renewal settings of a new order, beyond what the application states.
+#[derive(Clone, Debug, Default)]
+pub struct OrderOptions {
+    /// The certificate this order renews; it must be issued, unexpired, in its renewal window
+    /// and not renewed yet.
+    pub renewal_of: Option<String>,
+    /// Renew the issued certificate automatically before expiry.
+    pub auto_renew: bool,
+    /// End of a multi-year service term, Unix seconds.
+    pub term_ends_at: Option<i64>,
+    /// Certificate whose FILE validation tokens the order reuses, so that a file the owner
+    /// still serves validates the order again.
+    pub reuse_file_tokens_of: Option<String>,
 }
 
 /// Settings of the order flow.
@@ -135,7 +152,17 @@ impl OrderService {
     /// Checks an application, stores the order with its challenges, and for DNS_AUTO writes
     /// the records. Nothing is stored when a check fails.
     pub async fn apply(&self, request: ApplyRequest, now: OffsetDateTime) -> Result<CertificateRecord, OrderError> {
+        self.apply_with(request, OrderOptions::default(), now).await
+    }
+
+    /// Like [`OrderService::apply`], with the links and renewal settings of `options`. A
+    /// renewal order and the link on the certificate it renews are stored in one transaction.
+    pub async fn apply_with(&self, request: ApplyRequest, options: OrderOptions, now: OffsetDateTime) -> Result<CertificateRecord, OrderError> {
         let at = now.unix_timestamp();
+        let renewed = match &options.renewal_of {
+            Some(old_id) => Some(self.check_renewable(old_id, &request.domain, at).await?),
+            None => None,
+        };
         let product = self.issuance.catalogue().get(request.product_id)?.clone();
         let domain = DnsName::parse(&request.domain).map_err(|source| OrderError::Name { value: request.domain.clone(), source })?;
 
@@ -159,11 +186,16 @@ impl OrderService {
 
         let skip = product.dangerous_skip_domain_validation;
         let method = if skip { ValidationMethod::None } else { request.method };
-        let challenges: Vec<Challenge> = if skip {
+        let mut challenges: Vec<Challenge> = if skip {
             Vec::new()
         } else {
             names.iter().map(|name| Challenge::new(name.clone(), method)).collect::<Result<_, _>>()?
         };
+        if let Some(previous) = &options.reuse_file_tokens_of
+            && method == ValidationMethod::File
+        {
+            challenges = self.previous_file_challenges(previous, challenges).await?;
+        }
 
         let id = new_certificate_id();
         let sealed_private_key = match generated {
@@ -193,19 +225,31 @@ impl OrderService {
             certificate_der: None,
             csr_der,
             sealed_private_key,
-            renewed_from: None,
+            renewed_from: renewed.as_ref().map(|old| old.id.clone()),
             renewal_id: None,
             reissued_from: None,
             reissued_by: None,
+            auto_renew: options.auto_renew,
+            term_ends_at: options.term_ends_at,
             created_at: at,
             updated_at: at,
         };
 
         let validations = self.issue_validations(&challenges, request.delete_dns_auto_record, now);
         let actor = format!("account:{}", request.account_id);
-        let log = LogEntry { actor: &actor, action: "apply", detail: &request.domain, at };
-        self.store.insert_order(&record, &validations, &log).await?;
-        tracing::info!(certificate_id = %id, domain = %domain, method = %method, "order created");
+        match &renewed {
+            Some(old) => {
+                let detail = format!("renewal of {} as {id}", old.id);
+                let log = LogEntry { actor: &actor, action: "renew", detail: &detail, at };
+                self.store.insert_renewal(&old.id, &record, &validations, &log).await?;
+                tracing::info!(certificate_id = %id, renewed = %old.id, domain = %domain, method = %method, "renewal order created");
+            }
+            None => {
+                let log = LogEntry { actor: &actor, action: "apply", detail: &request.domain, at };
+                self.store.insert_order(&record, &validations, &log).await?;
+                tracing::info!(certificate_id = %id, domain = %domain, method = %method, "order created");
+            }
+        }
 
         if skip {
             self.issue_order(&id, now).await?;

@@ -100,6 +100,8 @@ impl OrderService {
             renewal_id: None,
             reissued_from: Some(original.id.clone()),
             reissued_by: None,
+            auto_renew: false,
+            term_ends_at: None,
             created_at: at,
             updated_at: at,
         };

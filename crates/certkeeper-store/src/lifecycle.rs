@@ -98,6 +98,26 @@ impl Store {
         Ok(())
     }
 
+    /// Returns up to `limit` live, issued certificates without a renewal whose notAfter lies in
+    /// `(now, until]` and which carry AutoRenewFlag or have service term left after their
+    /// notAfter, soonest notAfter first.
+    pub async fn auto_renewal_candidates(&self, now: i64, until: i64, limit: i64) -> Result<Vec<CertificateRecord>, StoreError> {
+        let query = format!(
+            "SELECT {CERTIFICATE_COLUMNS} FROM certificates \
+             WHERE deleted_at IS NULL AND renewal_id IS NULL AND (auto_renew = 1 OR term_ends_at IS NOT NULL) \
+             AND status = $1 AND not_after > $2 AND not_after <= $3 AND (auto_renew = 1 OR term_ends_at > not_after) \
+             ORDER BY not_after, id LIMIT $4"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(query))
+            .bind(i64::from(CertificateStatus::Issued.code()))
+            .bind(now)
+            .bind(until)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(certificate_from_row).collect()
+    }
+
     /// Returns the certificates reissued from `original_id`, deleted ones included, oldest
     /// first.
     pub async fn reissues_of(&self, original_id: &str) -> Result<Vec<CertificateRecord>, StoreError> {

@@ -1,6 +1,9 @@
 //! The order actions: ApplyCertificate, CompleteCertificate, CheckCertificateDomainVerification
 //! and CancelCertificateOrder.
 //!
+//! ApplyCertificate with `OldCertificateId` renews that certificate: it must be issued, expire
+//! within 30 days without having expired, have no renewal yet, and be for `DomainName`.
+//!
 //! They run on the [`OrderService`] in [`Services::orders`], and [`super::ssl_actions`]
 //! registers them only when that service is present.
 
@@ -25,6 +28,11 @@ pub const FAILED_OPERATION_STATUS_NOT_ALLOW_VERIFY: &str = "FailedOperation.Cert
 /// The certificate is unknown or no longer an order that can be cancelled.
 pub const FAILED_OPERATION_NOT_FOUND_OR_CANT_CANCEL: &str = "FailedOperation.CertificateNotFoundOrCantCancel";
 
+/// The certificate named by `OldCertificateId` does not expire within 30 days (certkeeper code).
+pub const FAILED_OPERATION_RENEW_NOT_DUE: &str = "FailedOperation.RenewNotAllowed";
+/// The certificate named by `OldCertificateId` already has a renewal (certkeeper code).
+pub const FAILED_OPERATION_ALREADY_RENEWED: &str = "FailedOperation.AlreadyRenewed";
+
 /// State of a validation row whose check has passed.
 const VALIDATION_PASSED: &str = "valid";
 /// `CaCheck` of a domain whose validation has not passed.
@@ -48,6 +56,7 @@ const APPLY_CERTIFICATE: &[&str] = &[
     "PackageId",
     "DeleteDnsAutoRecord",
     "DnsNames",
+    "AutoRenewFlag",
 ];
 
 pub(super) fn register(registry: &mut ActionRegistry<Services>) {
@@ -88,6 +97,9 @@ pub(super) fn order_failure(ctx: &RequestContext, subject: &str, error: OrderErr
         OrderError::WrongStatus { .. } | OrderError::Expired { .. } | OrderError::ReissueInProgress { .. } => {
             ApiError::new(super::revoke::FAILED_OPERATION_INVALID_STATUS, error.to_string())
         }
+        OrderError::NotDueForRenewal { .. } => ApiError::new(FAILED_OPERATION_RENEW_NOT_DUE, error.to_string()),
+        OrderError::AlreadyRenewed { .. } => ApiError::new(FAILED_OPERATION_ALREADY_RENEWED, error.to_string()),
+        OrderError::RenewalDomainDiffers { .. } => ApiError::invalid_parameter_value("DomainName", error),
         OrderError::Store(certkeeper_store::StoreError::StatusChanged { .. }) => {
             ApiError::new(super::revoke::FAILED_OPERATION_INVALID_STATUS, format!("{error}; read it again and retry"))
         }
@@ -179,11 +191,6 @@ fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequ
             "additional domain names are not supported; apply for one certificate per domain",
         ));
     }
-    // TODO: link renewals to OldCertificateId once the order flow supports renewal.
-    if params.optional_string("OldCertificateId")?.is_some_and(|id| !id.trim().is_empty()) {
-        return Err(ApiError::failed_operation("renewal is not supported yet; apply without OldCertificateId"));
-    }
-
     Ok(ApplyRequest {
         account_id: ctx.account_id,
         domain,
@@ -197,11 +204,34 @@ fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequ
     })
 }
 
+/// Reads `AutoRenewFlag`, a certkeeper extension of ApplyCertificate: 1 renews the certificate
+/// automatically before expiry where its validation needs no one, 0 (the default) does not.
+pub(super) fn read_auto_renew(params: &Params) -> Result<bool, ApiError> {
+    match params.optional_integer("AutoRenewFlag")? {
+        None | Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(other) => Err(ApiError::invalid_parameter_value("AutoRenewFlag", format!("{other} is not a flag; use 0 or 1"))),
+    }
+}
+
 async fn apply_certificate(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
     let orders = order_service(&services)?;
     let request = read_apply_request(&ctx, &params)?;
+    let auto_renew = read_auto_renew(&params)?;
+    let old_id = params.optional_string("OldCertificateId")?.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty());
     let domain = request.domain.clone();
-    let record = orders.apply(request, now_of(&services)).await.map_err(|error| order_failure(&ctx, &domain, error))?;
+    let now = now_of(&services);
+    let result = match &old_id {
+        Some(old_id) => {
+            services.visible_certificate(&ctx, old_id).await?;
+            orders.renew(old_id, request, auto_renew, now).await
+        }
+        None => {
+            let options = certkeeper_ra::OrderOptions { auto_renew, ..Default::default() };
+            orders.apply_with(request, options, now).await
+        }
+    };
+    let record = result.map_err(|error| order_failure(&ctx, &domain, error))?;
     Ok(json!({ "CertificateId": record.id }))
 }
 
