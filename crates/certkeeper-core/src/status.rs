@@ -91,20 +91,22 @@ impl CertificateStatus {
     /// through `Revoking` (and `AwaitingRevokeLetter` for letter-based policies) and can end in
     /// `Revoked` or, when validation or review fails, back in `Issued`. An original stays in
     /// `Reissuing` while its reissue is validated, returns to `Issued` when the reissue is issued
-    /// or fails, and can still be revoked or expire meanwhile. `Revoked`, `Expired` and
+    /// or fails, and can still be revoked or expire meanwhile. A paid order whose review is
+    /// cancelled returns to `AwaitingSubmission` from `Reviewing`, `DnsRecordAdded` or
+    /// `AwaitingConfirmLetter`. `Revoked`, `Expired` and
     /// `Refunded` are final.
     pub fn next_allowed(self) -> &'static [CertificateStatus] {
         use CertificateStatus::*;
         match self {
-            Reviewing => &[Issued, ReviewFailed, DnsRecordAdded, Cancelling, Cancelled, AwaitingConfirmLetter],
+            Reviewing => &[Issued, ReviewFailed, DnsRecordAdded, AwaitingSubmission, Cancelling, Cancelled, AwaitingConfirmLetter],
             Issued => &[Expired, Revoking, Revoked, Reissuing, Migrating],
             ReviewFailed => &[Reviewing, Cancelled],
             Expired => &[],
-            DnsRecordAdded => &[Reviewing, Issued, ReviewFailed, Cancelled],
-            AwaitingSubmission => &[Reviewing, Cancelling, Cancelled],
+            DnsRecordAdded => &[Reviewing, Issued, ReviewFailed, AwaitingSubmission, Cancelled],
+            AwaitingSubmission => &[Reviewing, AwaitingConfirmLetter, Cancelling, Cancelled],
             Cancelling => &[Cancelled],
             Cancelled => &[Reviewing],
-            AwaitingConfirmLetter => &[Reviewing, ReviewFailed, Cancelled],
+            AwaitingConfirmLetter => &[Reviewing, ReviewFailed, AwaitingSubmission, Cancelled],
             Revoking => &[Revoked, AwaitingRevokeLetter, Issued],
             Revoked => &[],
             Reissuing => &[Issued, Revoked, Expired],
@@ -172,6 +174,7 @@ mod tests {
         (Reviewing, Cancelling),
         (Reviewing, Cancelled),
         (Reviewing, AwaitingConfirmLetter),
+        (Reviewing, AwaitingSubmission),
         (Issued, Expired),
         (Issued, Revoking),
         (Issued, Revoked),
@@ -183,14 +186,17 @@ mod tests {
         (DnsRecordAdded, Issued),
         (DnsRecordAdded, ReviewFailed),
         (DnsRecordAdded, Cancelled),
+        (DnsRecordAdded, AwaitingSubmission),
         (AwaitingSubmission, Reviewing),
         (AwaitingSubmission, Cancelling),
         (AwaitingSubmission, Cancelled),
+        (AwaitingSubmission, AwaitingConfirmLetter),
         (Cancelling, Cancelled),
         (Cancelled, Reviewing),
         (AwaitingConfirmLetter, Reviewing),
         (AwaitingConfirmLetter, ReviewFailed),
         (AwaitingConfirmLetter, Cancelled),
+        (AwaitingConfirmLetter, AwaitingSubmission),
         (Revoking, Revoked),
         (Revoking, AwaitingRevokeLetter),
         (Revoking, Issued),

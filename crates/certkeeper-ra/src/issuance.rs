@@ -198,6 +198,7 @@ impl IssuanceService {
         record: &CertificateRecord,
         key: &certkeeper_pki::SubjectKey,
         names: &[certkeeper_core::DnsName],
+        subject: Option<&certkeeper_core::OrganizationSubject>,
         now: OffsetDateTime,
     ) -> Result<SignedLeaf, IssueError> {
         let product = self.catalogue.get(record.product_id)?;
@@ -217,8 +218,17 @@ impl IssuanceService {
 
         let ca = Arc::clone(&self.ca);
         let (key, names, level, signing_serial) = (key.clone(), names.to_vec(), product.level, serial.clone());
+        let subject = subject.cloned();
         let der = tokio::task::spawn_blocking(move || {
-            ca.sign_leaf(&LeafRequest { key: &key, names: &names, serial: &signing_serial, not_before, not_after, level })
+            ca.sign_leaf(&LeafRequest {
+                key: &key,
+                names: &names,
+                serial: &signing_serial,
+                not_before,
+                not_after,
+                level,
+                subject: subject.as_ref(),
+            })
         })
         .await
         .expect("signing task panicked")?;
@@ -303,6 +313,7 @@ impl IssuanceService {
                         not_before: item.not_before,
                         not_after: item.not_after,
                         level: item.level,
+                        subject: None,
                     })?;
                     item.record.certificate_der = Some(der);
                 }

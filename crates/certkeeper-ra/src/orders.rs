@@ -75,6 +75,8 @@ pub enum OrderError {
     NotDueForRenewal { id: String, days_left: i64 },
     #[error("certificate {id} was already renewed by {renewal}")]
     AlreadyRenewed { id: String, renewal: String },
+    #[error(transparent)]
+    Paid(Box<crate::paid::PaidError>),
     #[error("certificate {id} is for {expected}, not {found}; a renewal keeps the domain, so apply for {expected}")]
     RenewalDomainDiffers { id: String, expected: String, found: String },
 }
@@ -334,6 +336,10 @@ impl OrderService {
         if !matches!(record.status, CertificateStatus::Reviewing | CertificateStatus::DnsRecordAdded) {
             return self.validations(id).await;
         }
+        // A paid order waits for a reviewer before and after its domain validation.
+        if [crate::paid::PRE_REVIEWING, crate::paid::CA_REVIEWING].contains(&record.status_message.as_str()) {
+            return self.validations(id).await;
+        }
         let at = now.unix_timestamp();
         let rows = self.store.validations_of(id, PURPOSE_ISSUE).await?;
         check_pending(&self.store, &self.validator, &rows, at).await?;
@@ -360,7 +366,9 @@ impl OrderService {
                 return Ok(());
             }
         }
-        self.issue_order(&record.id, now).await?;
+        if !self.hold_for_review(record, now).await? {
+            self.issue_order(&record.id, now).await?;
+        }
         Ok(())
     }
 
@@ -382,7 +390,8 @@ impl OrderService {
             .iter()
             .map(|n| DnsName::parse(n).map_err(|source| OrderError::Name { value: n.clone(), source }))
             .collect::<Result<_, _>>()?;
-        let signed = self.issuance.sign_for_order(&record, &key, &names, now).await?;
+        let subject = self.organization_subject(&record).await?;
+        let signed = self.issuance.sign_for_order(&record, &key, &names, subject.as_ref(), now).await?;
         let log = LogEntry { actor: "system", action: "issued", detail: "", at: now.unix_timestamp() };
         let issued = Issued {
             serial: &signed.serial,

@@ -11,6 +11,7 @@ mod error;
 mod issuers;
 mod lifecycle;
 mod listing;
+mod organizations;
 mod revocations;
 mod reviews;
 mod validations;
@@ -26,6 +27,9 @@ pub use certificates::{LogEntry, OperationLogRow};
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use lifecycle::ShardOf;
+pub use organizations::{
+    CompanyRow, MANAGER_AUDIT, MANAGER_INVALID, MANAGER_OK, ManagerRow, NewCompany, NewManager, NewSubmission, SubmissionRow,
+};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
 pub use revocations::{CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
 pub use reviews::{NewRevocationRequest, REVIEW_KIND_REVOKE, ReviewRow, RevocationRequestRow};

@@ -11,6 +11,8 @@ mod format;
 mod lifecycle;
 mod metadata;
 mod orders;
+mod organizations;
+mod paid;
 mod query;
 mod revoke;
 
@@ -195,6 +197,8 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
     if accepts_orders {
         orders::register(&mut registry);
         lifecycle::register(&mut registry);
+        organizations::register(&mut registry);
+        paid::register(&mut registry);
     }
     revoke::register(&mut registry);
     registry
