@@ -455,7 +455,14 @@ impl OrderService {
         if level == ValidationLevel::Dv {
             return Ok(None);
         }
-        let submission = self.store.submission(&record.id).await?.ok_or_else(|| OrderError::NotFound { id: record.id.clone() })?;
+        // A reissue carries the organisation of its original.
+        let mut submission = self.store.submission(&record.id).await?;
+        if submission.is_none()
+            && let Some(original) = &record.reissued_from
+        {
+            submission = self.store.submission(original).await?;
+        }
+        let submission = submission.ok_or_else(|| OrderError::NotFound { id: record.id.clone() })?;
         let manager_id = submission.manager_id.ok_or_else(|| OrderError::NotFound { id: record.id.clone() })?;
         match self.manager_subject(record.account_id, manager_id, level == ValidationLevel::Ev).await {
             Ok((_, subject)) => Ok(Some(subject)),
@@ -605,10 +612,10 @@ impl OrderService {
         Ok(self.store.certificate(id).await?.ok_or_else(|| OrderError::NotFound { id: id.to_owned() })?)
     }
 
-    /// Moves a validated OV or EV order to `CA-REVIEWING`; returns false for DV orders, which
-    /// are issued at once.
+    /// Moves a validated OV or EV order to `CA-REVIEWING`. Returns false for DV orders and for
+    /// reissues, whose organisation was reviewed for the original, which are issued at once.
     pub(crate) async fn hold_for_review(&self, record: &CertificateRecord, now: OffsetDateTime) -> Result<bool, OrderError> {
-        if self.issuance.catalogue().get(record.product_id)?.level == ValidationLevel::Dv {
+        if self.issuance.catalogue().get(record.product_id)?.level == ValidationLevel::Dv || record.reissued_from.is_some() {
             return Ok(false);
         }
         let log = LogEntry { actor: "system", action: "domainValidationPassed", detail: CA_REVIEWING, at: now.unix_timestamp() };
