@@ -411,3 +411,138 @@ async fn apply_with_old_certificate_renews() {
     let revoke = app.call(alice, "RevokeCertificate", &json!({ "CertificateId": due.id })).await;
     assert!(revoke["Error"]["Message"].as_str().unwrap_or("").contains("waits for its renewal"), "{revoke}");
 }
+
+/// Asserts that each (action, parameters) case returns `code` with `fragment` in its message.
+async fn assert_errors(app: &OrderApp, key: &Key, cases: &[(&str, Value, &str, &str)]) {
+    for (action, body, code, fragment) in cases {
+        let response = app.call(key, action, body).await;
+        assert_eq!(error_code(&response), Some(*code), "{action} {body} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{action} {body}: message {message:?} lacks {fragment:?}");
+    }
+}
+
+#[tokio::test]
+async fn paid_flow_rejects_bad_input() {
+    let app = order_app(unused_dns_server()).await;
+    let alice = &app.fx.alice;
+    let products = app.call(alice, "DescribeProducts", &json!({})).await;
+    let ov = products["Products"].as_array().unwrap().iter().find(|product| product["ProductId"] == json!(2)).unwrap().clone();
+    assert_eq!(ov["ValidationLevel"], json!("OV"), "{products}");
+    assert_eq!(ov["RevocationPolicy"], json!("confirmation-letter"));
+
+    assert_errors(
+        &app,
+        alice,
+        &[
+            ("CreateCertificate", json!({ "DomainNum": 1, "TimeSpan": 1 }), "MissingParameter", "ProductId"),
+            ("CreateCertificate", json!({ "ProductId": 83, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "ApplyCertificate"),
+            ("CreateCertificate", json!({ "ProductId": 999, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "DescribeProducts"),
+            ("CreateCertificate", json!({ "ProductId": 21, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "SM2"),
+            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 0, "TimeSpan": 1 }), "InvalidParameterValue", "1 to 100"),
+            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 9 }), "InvalidParameterValue", "1 to 5 years"),
+            (
+                "CreateCertificate",
+                json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 1, "OldCertificateId": "zzzzzzzz" }),
+                "FailedOperation.CertificateNotFound",
+                "zzzzzzzz",
+            ),
+            ("SubmitAuditManager", json!({ "ManagerFirstName": "Erika" }), "MissingParameter", "CompanyName"),
+            (
+                "SubmitAuditManager",
+                json!({ "CompanyName": "Example GmbH", "CompanyCountry": "Germany", "CompanyProvince": "Berlin", "CompanyCity": "Berlin",
+                        "ManagerFirstName": "Erika", "ManagerLastName": "M", "ManagerPosition": "CTO", "ManagerPhone": "1", "ManagerMail": "e@example.test" }),
+                "InvalidParameterValue",
+                "ISO 3166-1",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(app.certificate_count().await, 0, "rejected orders store nothing");
+    let companies = app.call(alice, "DescribeCompanies", &json!({})).await;
+    assert_eq!(companies["TotalCount"], json!(0), "rejected profiles store nothing: {companies}");
+
+    let manager = app
+        .call(
+            alice,
+            "SubmitAuditManager",
+            &json!({ "CompanyName": "Example GmbH", "CompanyCountry": "de", "CompanyProvince": "Berlin", "CompanyCity": "Berlin",
+                     "ManagerFirstName": "Erika", "ManagerLastName": "Mustermann", "ManagerPosition": "CTO", "ManagerPhone": "+49 30 1",
+                     "ManagerMail": "erika@example.test" }),
+        )
+        .await;
+    let manager_id = manager["ManagerId"].as_i64().unwrap_or_else(|| panic!("{manager}"));
+    let company_id = manager["CompanyId"].as_i64().unwrap();
+    let managers = app.call(alice, "DescribeManagers", &json!({ "CompanyId": company_id })).await;
+    assert_eq!(managers["TotalCount"], json!(1), "{managers}");
+    assert_eq!(managers["Managers"][0]["Status"], json!("audit"));
+    let detail = app.call(alice, "DescribeManagerDetail", &json!({ "ManagerId": manager_id })).await;
+    assert_eq!(detail["CompanyInfo"]["CompanyCountry"], json!("DE"), "{detail}");
+    let foreign = app.call(&app.fx.bob, "DescribeManagerDetail", &json!({ "ManagerId": manager_id })).await;
+    assert_eq!(error_code(&foreign), Some("ResourceNotFound.Manager"), "{foreign}");
+
+    let created = app.call(alice, "CreateCertificate", &json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 2 })).await;
+    let id = created["CertificateIds"][0].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let info = |changes: Value| {
+        let mut body = json!({ "CertId": id, "GenCsrType": "online", "CertCommonName": "shop.example.test", "CompanyType": 2,
+                               "CompanyId": "0", "ManagerId": manager_id, "ContactEmail": "erika@example.test" });
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                body.as_object_mut().unwrap().remove(name);
+            } else {
+                body[name] = value.clone();
+            }
+        }
+        body
+    };
+    let letter = |bytes: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+    assert_errors(
+        &app,
+        alice,
+        &[
+            ("CertificateOrderSubmit", json!({ "CertId": id }), "FailedOperation.InvalidCertificateStatusCode", "CertificateInfoSubmit"),
+            ("CertificateInfoSubmit", info(json!({ "ContactEmail": null })), "MissingParameter", "ContactEmail"),
+            ("CertificateInfoSubmit", info(json!({ "GenCsrType": "paper" })), "InvalidParameterValue", "online or parse"),
+            ("CertificateInfoSubmit", info(json!({ "GenCsrType": "parse" })), "MissingParameter", "Csr"),
+            ("CertificateInfoSubmit", info(json!({ "CompanyType": 1 })), "InvalidParameterValue", "CompanyType"),
+            ("CertificateInfoSubmit", info(json!({ "ManagerId": 9999 })), "ResourceNotFound.Manager", "9999"),
+            ("CertificateInfoSubmit", info(json!({ "CertCommonName": "com" })), "InvalidParameter.DomainInvalid", "\"com\""),
+            ("CertificateInfoSubmit", info(json!({ "VerifyType": "EMAIL" })), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+            ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": "%%%" }), "InvalidParameterValue", "base64"),
+            ("ModifyCertificateResubmit", json!({ "CertificateId": id }), "FailedOperation.CertificateStatusNotAllowResubmit", "status 5"),
+            ("CancelAuditCertificate", json!({ "CertificateId": id }), "FailedOperation.CancelAuditCertificateFailed", "status 0, 4 or 8"),
+        ],
+    )
+    .await;
+    let unchanged = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(unchanged["Status"], json!(5), "{unchanged}");
+    assert!(unchanged["SubmittedData"].is_null(), "{unchanged}");
+
+    let submitted = app.call(alice, "CertificateInfoSubmit", &info(json!({}))).await;
+    assert_eq!(error_code(&submitted), None, "{submitted}");
+    let described = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(described["SubmittedData"]["CertificateDomain"], json!("shop.example.test"), "{described}");
+    assert_eq!(described["Domain"], json!("shop.example.test"));
+
+    let mut gif = b"GIF89a".to_vec();
+    gif.resize(2048, 0);
+    assert_errors(
+        &app,
+        alice,
+        &[
+            ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": letter(b"%PDF-1.7") }), "FailedOperation.ConfirmLetterTooSmall", "1 KB"),
+            ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": letter(&gif) }), "FailedOperation.InvalidConfirmLetterFormat", "JPEG, PNG or PDF"),
+            ("DeleteManager", json!({ "ManagerId": manager_id }), "FailedOperation.ManagerCanNotDeleteCert", "certificates"),
+            ("VerifyManager", json!({ "ManagerId": manager_id }), "FailedOperation.IllegalManagerStatus", "already waits"),
+        ],
+    )
+    .await;
+
+    let ordered = app.call(alice, "CertificateOrderSubmit", &json!({ "CertId": id })).await;
+    assert_eq!(ordered["Status"], json!(0), "{ordered}");
+    assert_eq!(ordered["IsAudited"], json!(false));
+    let cancelled = app.call(alice, "CancelAuditCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(cancelled["Result"], json!(true), "{cancelled}");
+    let back = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(back["Status"], json!(5), "{back}");
+}

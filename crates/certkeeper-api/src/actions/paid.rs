@@ -99,6 +99,11 @@ async fn create_certificate(services: Arc<Services>, ctx: RequestContext, params
     if product.free {
         return Err(ApiError::invalid_parameter_value("ProductId", format!("product {product_id} is free; order it with ApplyCertificate")));
     }
+    if product.is_shangmi() {
+        return Err(ApiError::invalid_parameter_value("ProductId", format!("product {product_id} issues SM2 certificates, which certkeeper cannot issue yet")));
+    }
+    // NOTE: DomainNum is checked here but not stored, so a later submission may name more
+    // domains than were ordered.
     let domain_count = params.required_integer("DomainNum")?;
     if !(1..=100).contains(&domain_count) {
         return Err(ApiError::invalid_parameter_value("DomainNum", format!("{domain_count} is out of range; give 1 to 100 domains")));
