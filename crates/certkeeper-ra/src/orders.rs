@@ -390,7 +390,7 @@ impl OrderService {
             .iter()
             .map(|n| DnsName::parse(n).map_err(|source| OrderError::Name { value: n.clone(), source }))
             .collect::<Result<_, _>>()?;
-        let subject = self.organization_subject(&record).await?;
+        let subject = self.organization_subject(&record, now).await?;
         let signed = self.issuance.sign_for_order(&record, &key, &names, subject.as_ref(), now).await?;
         let log = LogEntry { actor: "system", action: "issued", detail: "", at: now.unix_timestamp() };
         let issued = Issued {

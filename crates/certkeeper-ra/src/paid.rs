@@ -449,22 +449,27 @@ impl OrderService {
     }
 
     /// Returns the organisation subject of an OV or EV order, `None` for DV. The manager must
-    /// be verified at `now`.
-    pub(crate) async fn organization_subject(&self, record: &CertificateRecord) -> Result<Option<OrganizationSubject>, OrderError> {
+    /// be verified at `now`. A reissue or renewal without data of its own uses the data of its
+    /// original or of the certificate it renews.
+    pub(crate) async fn organization_subject(&self, record: &CertificateRecord, now: OffsetDateTime) -> Result<Option<OrganizationSubject>, OrderError> {
         let level = self.issuance.catalogue().get(record.product_id)?.level;
         if level == ValidationLevel::Dv {
             return Ok(None);
         }
-        // A reissue carries the organisation of its original.
         let mut submission = self.store.submission(&record.id).await?;
-        if submission.is_none()
-            && let Some(original) = &record.reissued_from
-        {
-            submission = self.store.submission(original).await?;
+        for linked in [&record.reissued_from, &record.renewed_from].into_iter().flatten() {
+            if submission.is_none() {
+                submission = self.store.submission(linked).await?;
+            }
         }
         let submission = submission.ok_or_else(|| OrderError::NotFound { id: record.id.clone() })?;
         let manager_id = submission.manager_id.ok_or_else(|| OrderError::NotFound { id: record.id.clone() })?;
         match self.manager_subject(record.account_id, manager_id, level == ValidationLevel::Ev).await {
+            Ok((manager, _)) if !manager.is_verified(now.unix_timestamp()) => Err(OrderError::Paid(Box::new(PaidError::ManagerStatus {
+                id: manager_id,
+                status: manager.status,
+                needed: "its verification must be current; submit it again with VerifyManager",
+            }))),
             Ok((_, subject)) => Ok(Some(subject)),
             Err(PaidError::Order(error)) => Err(error),
             Err(other) => Err(OrderError::Paid(Box::new(other))),
@@ -612,10 +617,14 @@ impl OrderService {
         Ok(self.store.certificate(id).await?.ok_or_else(|| OrderError::NotFound { id: id.to_owned() })?)
     }
 
-    /// Moves a validated OV or EV order to `CA-REVIEWING`. Returns false for DV orders and for
-    /// reissues, whose organisation was reviewed for the original, which are issued at once.
+    /// Moves a validated OV or EV order to `CA-REVIEWING`. Returns false for orders issued at
+    /// once: DV orders, and reissues and renewals without data of their own, whose organisation
+    /// was reviewed for the certificate they replace.
     pub(crate) async fn hold_for_review(&self, record: &CertificateRecord, now: OffsetDateTime) -> Result<bool, OrderError> {
-        if self.issuance.catalogue().get(record.product_id)?.level == ValidationLevel::Dv || record.reissued_from.is_some() {
+        let replaces = record.reissued_from.is_some() || record.renewed_from.is_some();
+        if self.issuance.catalogue().get(record.product_id)?.level == ValidationLevel::Dv
+            || (replaces && self.store.submission(&record.id).await?.is_none())
+        {
             return Ok(false);
         }
         let log = LogEntry { actor: "system", action: "domainValidationPassed", detail: CA_REVIEWING, at: now.unix_timestamp() };

@@ -60,7 +60,7 @@ impl OrderService {
             return Err(OrderError::AlreadyRenewed { id, renewal: renewal.clone() });
         }
         let not_after = old.not_after.unwrap_or(i64::MIN);
-        if old.status == CertificateStatus::Expired || not_after <= at {
+        if old.status == CertificateStatus::Expired || (old.status == CertificateStatus::Issued && not_after <= at) {
             return Err(OrderError::Expired { id });
         }
         if old.status != CertificateStatus::Issued {

@@ -310,3 +310,34 @@ async fn bad_submissions_store_nothing() {
     }
     assert_eq!(fixture.store.companies(Some(1), None, 0, 100).await.unwrap().1, before, "a rejected profile stores nothing");
 }
+
+#[tokio::test]
+async fn paid_renewal_keeps_names_and_organisation() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = fixture(&bind).await;
+    let issued_at = OffsetDateTime::now_utc() - time::Duration::days(180);
+    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(company(false)), &manager(), issued_at).await.unwrap();
+    fixture.orders.approve_manager(manager_id, "reviewer", issued_at).await.unwrap();
+    let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, issued_at).await.unwrap();
+    let info = information("renew.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256));
+    fixture.orders.submit_information(&order.id, &info, issued_at).await.unwrap();
+    fixture.orders.submit_order(&order.id, "account:1", issued_at).await.unwrap();
+    let rows = fixture.orders.validations(&order.id).await.unwrap();
+    bind.add_record(&rows[0].record_key, 60, "TXT", &format!("\"{}\"", rows[0].token));
+    fixture.orders.check_order(&order.id, issued_at).await.unwrap();
+    let old = fixture.orders.approve_order(&order.id, "reviewer", issued_at).await.unwrap();
+    assert_eq!(old.status, CertificateStatus::Issued);
+
+    let now = OffsetDateTime::now_utc();
+    let renewal = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&old.id), now).await.unwrap();
+    assert_eq!(renewal.status, CertificateStatus::AwaitingSubmission);
+    assert_eq!(renewal.renewed_from.as_deref(), Some(old.id.as_str()));
+    assert_eq!(renewal.names, old.names);
+    assert_eq!(stored(&fixture, &old.id).await.renewal_id.as_deref(), Some(renewal.id.as_str()));
+
+    let again = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&old.id), now).await.unwrap_err();
+    assert!(again.to_string().contains("already renewed"), "{again}");
+    let fresh = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
+    let not_due = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&fresh.id), now).await.unwrap_err();
+    assert!(not_due.to_string().contains("renewal needs an issued certificate"), "{not_due}");
+}
