@@ -82,8 +82,8 @@ const OID_BUSINESS_CATEGORY: [u64; 4] = [2, 5, 4, 15];
 /// serialNumber (X.520, 2.5.4.5), the registration number for EV.
 const OID_SERIAL_NUMBER: [u64; 4] = [2, 5, 4, 5];
 
-fn printable(value: &str, what: &'static str) -> Result<DnValue, ProfileError> {
-    let text = rcgen::string::PrintableString::try_from(value).map_err(|source| ProfileError::Build { what, source })?;
+fn printable(value: &str, attribute: &'static str) -> Result<DnValue, ProfileError> {
+    let text = rcgen::string::PrintableString::try_from(value).map_err(|source| ProfileError::Build { what: attribute, source })?;
     Ok(DnValue::PrintableString(text))
 }
 

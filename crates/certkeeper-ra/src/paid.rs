@@ -81,7 +81,7 @@ pub enum CompanyChoice {
     /// An organisation the account recorded before.
     Existing(i64),
     /// A new organisation.
-    New(NewCompany),
+    New(Box<NewCompany>),
 }
 
 /// Key of a paid order.
@@ -170,7 +170,7 @@ fn subject_of(company: CompanyRow, ev: bool) -> OrganizationSubject {
         locality: company.city,
         state: company.province,
         country: company.country,
-        ev: ev.then(|| EvSubject {
+        ev: ev.then_some(EvSubject {
             business_category: company.business_category,
             jurisdiction_country: jurisdiction,
             registration_number: company.registration_number,
@@ -200,7 +200,7 @@ impl OrderService {
                 let row = self.store.company(id).await?.filter(|row| row.account_id == account_id);
                 Ok(row.ok_or(PaidError::CompanyNotFound { id })?.id)
             }
-            CompanyChoice::New(new) => Err(new),
+            CompanyChoice::New(new) => Err(*new),
         };
         check_profile(company.as_ref().err(), manager)?;
         let ids = self.store.insert_manager(company.as_ref().map(|id| *id), account_id, manager, at).await?;
@@ -220,7 +220,7 @@ impl OrderService {
             }
             return Ok(self.submit_manager(account_id, CompanyChoice::Existing(existing.id), manager, now).await?.1);
         }
-        Ok(self.submit_manager(account_id, CompanyChoice::New(company), manager, now).await?.1)
+        Ok(self.submit_manager(account_id, CompanyChoice::New(Box::new(company)), manager, now).await?.1)
     }
 
     /// Submits a manager for review again, such as one whose verification expired.

@@ -28,6 +28,9 @@ pub enum ReissueKey {
     Online(KeyAlgorithm),
 }
 
+/// Key algorithm, CSR and sealed private key of a reissue; the CSR or the key is absent.
+type KeyMaterial = (KeyAlgorithm, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// A request to reissue a certificate.
 #[derive(Clone, Debug)]
 pub struct ReissueRequest {
@@ -120,12 +123,7 @@ impl OrderService {
     }
 
     /// Returns the key algorithm, CSR and sealed key of the reissue `new_id` of `named`.
-    fn reissue_key(
-        &self,
-        named: &CertificateRecord,
-        key: &ReissueKey,
-        new_id: &str,
-    ) -> Result<(KeyAlgorithm, Option<Vec<u8>>, Option<Vec<u8>>), OrderError> {
+    fn reissue_key(&self, named: &CertificateRecord, key: &ReissueKey, new_id: &str) -> Result<KeyMaterial, OrderError> {
         match key {
             ReissueKey::Original => {
                 if let Some(csr) = &named.csr_der {

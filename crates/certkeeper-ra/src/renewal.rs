@@ -87,7 +87,7 @@ impl OrderService {
         let rows = self.store.validations_of(previous_id, PURPOSE_ISSUE).await?;
         let mut challenges = Vec::with_capacity(fresh.len());
         for challenge in fresh {
-            let previous = rows.iter().filter(|row| row.method == "FILE" && row.domain == challenge.domain.as_str()).last();
+            let previous = rows.iter().rev().find(|row| row.method == "FILE" && row.domain == challenge.domain.as_str());
             challenges.push(match previous {
                 Some(row) => challenge_from_row(row)?,
                 None => challenge,

@@ -174,7 +174,7 @@ async fn ov_order_reviewed_validated_and_issued() {
     assert_eq!(order.status, CertificateStatus::AwaitingSubmission);
     assert_eq!(order.term_ends_at, Some(now.unix_timestamp() + 365 * 86_400), "a year outlasts one 199-day certificate");
 
-    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(company(false)), &manager(), now).await.unwrap();
+    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager(), now).await.unwrap();
     let info = information("shop.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256));
     fixture.orders.submit_information(&order.id, &info, now).await.unwrap();
     let submitted = fixture.orders.submit_order(&order.id, "account:1", now).await.unwrap();
@@ -224,7 +224,7 @@ async fn ev_order_waits_for_letter() {
     let bind = Bind9::start(&["example.test"]);
     let fixture = fixture(&bind).await;
     let now = OffsetDateTime::now_utc();
-    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(company(true)), &manager(), now).await.unwrap();
+    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(true))), &manager(), now).await.unwrap();
     fixture.orders.approve_manager(manager_id, "reviewer", now).await.unwrap();
     let order = fixture.orders.create_paid(1, EV_PRODUCT, 1, None, now).await.unwrap();
     let info = information("ev.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::Rsa2048));
@@ -261,8 +261,8 @@ async fn bad_submissions_store_nothing() {
     let bind = Bind9::start(&["example.test"]);
     let fixture = fixture(&bind).await;
     let now = OffsetDateTime::now_utc();
-    let (_, ov_manager) = fixture.orders.submit_manager(1, CompanyChoice::New(company(false)), &manager(), now).await.unwrap();
-    let (_, other_manager) = fixture.orders.submit_manager(2, CompanyChoice::New(NewCompany { account_id: 2, ..company(false) }), &manager(), now).await.unwrap();
+    let (_, ov_manager) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager(), now).await.unwrap();
+    let (_, other_manager) = fixture.orders.submit_manager(2, CompanyChoice::New(Box::new(NewCompany { account_id: 2, ..company(false) })), &manager(), now).await.unwrap();
     let ov = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
     let ev = fixture.orders.create_paid(1, EV_PRODUCT, 1, None, now).await.unwrap();
 
@@ -305,7 +305,7 @@ async fn bad_submissions_store_nothing() {
     ];
     let before = fixture.store.companies(Some(1), None, 0, 100).await.unwrap().1;
     for (new_company, new_manager, expected) in profile_cases {
-        let error = fixture.orders.submit_manager(1, CompanyChoice::New(new_company), &new_manager, now).await.unwrap_err();
+        let error = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(new_company)), &new_manager, now).await.unwrap_err();
         assert!(error.to_string().contains(expected), "{error}");
     }
     assert_eq!(fixture.store.companies(Some(1), None, 0, 100).await.unwrap().1, before, "a rejected profile stores nothing");
@@ -316,7 +316,7 @@ async fn paid_renewal_keeps_names_and_organisation() {
     let bind = Bind9::start(&["example.test"]);
     let fixture = fixture(&bind).await;
     let issued_at = OffsetDateTime::now_utc() - time::Duration::days(180);
-    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(company(false)), &manager(), issued_at).await.unwrap();
+    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager(), issued_at).await.unwrap();
     fixture.orders.approve_manager(manager_id, "reviewer", issued_at).await.unwrap();
     let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, issued_at).await.unwrap();
     let info = information("renew.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256));

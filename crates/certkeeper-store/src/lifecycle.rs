@@ -66,7 +66,7 @@ impl Store {
 
     /// Stores a renewal order of `old_id` and sets the old certificate's `renewal_id`, with the
     /// log rows, in one transaction. The update only matches a live, issued certificate without
-    /// a renewal, so a certificate is never renewed twice; otherwise nothing is stored and the
+    /// a renewal, so a certificate is never renewed twice. Otherwise nothing is stored and the
     /// result is [`StoreError::StatusChanged`] or [`StoreError::NotFound`].
     pub async fn insert_renewal(
         &self,

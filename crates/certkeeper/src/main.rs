@@ -165,7 +165,7 @@ enum DecisionCommand {
         /// Manager id or certificate id.
         id: String,
     },
-    /// Reject with a reason the owner sees.
+    /// Reject with a reason that is shown to the owner.
     Reject {
         /// Manager id or certificate id.
         id: String,

@@ -245,7 +245,7 @@ async fn submit_audit_manager(services: Arc<Services>, ctx: RequestContext, para
     };
     let company = match params.optional_integer("CompanyId")?.filter(|id| *id > 0) {
         Some(id) => CompanyChoice::Existing(id),
-        None => CompanyChoice::New(NewCompany {
+        None => CompanyChoice::New(Box::new(NewCompany {
             account_id: ctx.account_id,
             name: text(&params, "CompanyName")?,
             country: text(&params, "CompanyCountry")?.to_ascii_uppercase(),
@@ -256,7 +256,7 @@ async fn submit_audit_manager(services: Arc<Services>, ctx: RequestContext, para
             business_category: text(&params, "CompanyBusinessCategory")?,
             jurisdiction_country: text(&params, "CompanyJurisdictionCountry")?.to_ascii_uppercase(),
             registration_number: text(&params, "CompanyIdNumber")?,
-        }),
+        })),
     };
     let (company_id, manager_id) =
         orders.submit_manager(ctx.account_id, company, &manager, now).await.map_err(|error| paid_failure(&ctx, "manager", error))?;
