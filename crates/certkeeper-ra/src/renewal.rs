@@ -126,6 +126,11 @@ impl OrderService {
             Ok(AutoRenewal::Skipped { old: old.id.clone(), reason })
         };
 
+        // An OV or EV renewal is issued with the organisation of `old`, whose verification must
+        // still be current.
+        if let Err(error) = self.organization_subject(old, now).await {
+            return skipped(format!("the organisation cannot be reused: {error}"));
+        }
         let product = self.issuance.catalogue().get(old.product_id)?;
         let method = match old.validation_method {
             ValidationMethod::DnsAuto | ValidationMethod::File => old.validation_method,

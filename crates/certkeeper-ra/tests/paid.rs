@@ -12,8 +12,8 @@ use certkeeper_pki::profile::CaProfile;
 use certkeeper_ra::paid::{CA_REVIEWING, PRE_REVIEWING};
 use certkeeper_ra::{CompanyChoice, IssuanceService, OrderInformation, OrderService, OrderSettings, PaidError, PaidKey};
 use certkeeper_store::{NewCompany, NewIssuer, NewManager, Store};
-use certkeeper_testkit::Bind9;
-use certkeeper_va::{DnsAutoConfig, ValidationConfig, Validator};
+use certkeeper_testkit::{Bind9, TSIG_KEY_NAME};
+use certkeeper_va::{DnsAutoConfig, DnsAutoZone, Secret, TsigAlgorithmName, ValidationConfig, Validator};
 use time::OffsetDateTime;
 
 const OV_PRODUCT: u32 = 80;
@@ -84,7 +84,15 @@ async fn fixture(bind: &Bind9) -> Fixture {
         ..ValidationConfig::default()
     };
     let issuance = IssuanceService::new(store.clone(), ca, Arc::new(catalogue));
-    let validator = Arc::new(Validator::new(config, &DnsAutoConfig::default()).unwrap());
+    let zone = DnsAutoZone {
+        zone: "auto.test".into(),
+        server: bind.addr(),
+        tsig_key_name: TSIG_KEY_NAME.to_owned(),
+        tsig_algorithm: TsigAlgorithmName::HmacSha256,
+        tsig_secret: Some(Secret::new(bind.tsig_secret())),
+        tsig_secret_file: None,
+    };
+    let validator = Arc::new(Validator::new(config, &DnsAutoConfig { zones: vec![zone] }).unwrap());
     let settings = OrderSettings { caa_identities: vec!["certkeeper.example".into()] };
     let orders = OrderService::new(store.clone(), issuance, validator, master_key, settings);
     Fixture { _dir: dir, store, orders }
@@ -340,4 +348,48 @@ async fn paid_renewal_keeps_names_and_organisation() {
     let fresh = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
     let not_due = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&fresh.id), now).await.unwrap_err();
     assert!(not_due.to_string().contains("renewal needs an issued certificate"), "{not_due}");
+}
+
+/// Issues an OV order at `when` for `domain` with a manager approved at `approved_at`.
+async fn issue_ov_at(fixture: &Fixture, domain: &str, approved_at: OffsetDateTime, when: OffsetDateTime) -> CertificateRecord {
+    let email = format!("admin@{domain}");
+    let manager = NewManager { email, ..manager() };
+    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager, approved_at).await.unwrap();
+    fixture.orders.approve_manager(manager_id, "reviewer", approved_at).await.unwrap();
+    let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, when).await.unwrap();
+    let info = OrderInformation { method: ValidationMethod::DnsAuto, ..information(domain, Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256)) };
+    fixture.orders.submit_information(&order.id, &info, when).await.unwrap();
+    fixture.orders.submit_order(&order.id, "account:1", when).await.unwrap();
+    fixture.orders.check_order(&order.id, when).await.unwrap();
+    fixture.orders.approve_order(&order.id, "reviewer", when).await.unwrap()
+}
+
+#[tokio::test]
+async fn ov_term_renews_without_second_review() {
+    let bind = Bind9::start(&["example.test", "auto.test"]);
+    let fixture = fixture(&bind).await;
+    let now = OffsetDateTime::now_utc();
+    let days = |count: i64| time::Duration::days(count);
+    let current = issue_ov_at(&fixture, "term.auto.test", now - days(190), now - days(190)).await;
+    let lapsed = issue_ov_at(&fixture, "lapsed.auto.test", now - days(400), now - days(190)).await;
+    assert!(current.term_ends_at.is_some(), "one year outlasts a 199-day certificate");
+
+    // DNS_AUTO validates the renewal of the first certificate at once.
+    let settings = certkeeper_ra::AutoRenewSettings { window: Duration::from_secs(30 * 86_400), interval: Duration::from_secs(3600) };
+    let outcomes = fixture.orders.renew_due(&settings, now).await.unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    let renewal = outcomes.iter().find_map(|outcome| match outcome {
+        certkeeper_ra::AutoRenewal::Renewed { old, renewal } if *old == current.id => Some(renewal.clone()),
+        _ => None,
+    });
+    let renewal = stored(&fixture, &renewal.unwrap_or_else(|| panic!("{outcomes:?}"))).await;
+    assert_eq!(renewal.status, CertificateStatus::Issued, "{}", renewal.status_message);
+    assert!(subject_of(&renewal).contains("O=Example Handels GmbH"), "{}", subject_of(&renewal));
+    assert_eq!(renewal.not_after, current.term_ends_at, "the last certificate ends with the term");
+
+    let skipped = outcomes.iter().any(|outcome| {
+        matches!(outcome, certkeeper_ra::AutoRenewal::Skipped { old, reason } if *old == lapsed.id && reason.contains("verification must be current"))
+    });
+    assert!(skipped, "{outcomes:?}");
+    assert_eq!(stored(&fixture, &lapsed.id).await.renewal_id, None);
 }

@@ -427,4 +427,21 @@ mod tests {
         assert!(error.contains("validity_days = 500"), "{error}");
         assert!(error.contains("398"), "{error}");
     }
+
+    #[test]
+    fn renewal_bounds_are_checked() {
+        let effective = parse("").unwrap();
+        assert_eq!(effective.settings.renewal.auto_window_days, 30);
+        assert_eq!(effective.settings.renewal.check_interval_seconds, 3600);
+        let error = parse("[renewal]
+auto_window_days = 31").unwrap_err().to_string();
+        assert!(error.contains("renewal.auto_window_days"), "{error}");
+        assert!(error.contains("1 to 30 days"), "{error}");
+        let error = parse("[renewal]
+check_interval_seconds = 0").unwrap_err().to_string();
+        assert!(error.contains("renewal.check_interval_seconds"), "{error}");
+        let error = parse("[renewal]
+window = 3").unwrap_err().to_string();
+        assert!(error.contains("window"), "{error}");
+    }
 }
