@@ -63,7 +63,7 @@ pub struct Settings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenewalSettings {
-    /// Days before notAfter from which a certificate renews itself (1 to 30); a certificate
+    /// Days before notAfter from which a certificate renews itself (1 to 30). A certificate
     /// whose lifetime is shorter than twice this renews at half its lifetime.
     #[serde(default = "default_auto_window_days")]
     pub auto_window_days: u32,
