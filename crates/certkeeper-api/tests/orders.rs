@@ -1,6 +1,6 @@
 //! The order actions against a real store, order service and BIND9: ApplyCertificate input
 //! checks, DvAuthDetail, CheckCertificateDomainVerification, CompleteCertificate and
-//! CancelCertificateOrder.
+//! CancelCertificateOrder, and ReplaceCertificate.
 
 mod common;
 mod fixture;
@@ -115,9 +115,10 @@ async fn apply_rejects_bad_input_and_stores_nothing() {
         ),
         (
             json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "OldCertificateId": "abcd1234" }),
-            "FailedOperation",
-            "renewal is not supported yet",
+            "FailedOperation.CertificateNotFound",
+            "abcd1234",
         ),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "AutoRenewFlag": 2 }), "InvalidParameterValue", "0 or 1"),
         (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "Colour": "red" }), "UnknownParameter", "Colour"),
     ];
     for (body, code, fragment) in &cases {
@@ -265,4 +266,283 @@ async fn order_actions_need_order_service() {
     let fx = fixture().await;
     let response = fx.call(&fx.alice, "ApplyCertificate", &json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test" })).await;
     assert_eq!(error_code(&response), Some("InvalidAction"), "{response}");
+}
+
+/// Publishes the TXT records of an order from its `DvAuthDetail` and completes it.
+async fn validate_over_api(app: &OrderApp, bind: &Bind9, key: &Key, id: &str) {
+    let info = app.call(key, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    for auth in info["DvAuthDetail"]["DvAuths"].as_array().unwrap_or_else(|| panic!("{info}")) {
+        let name = auth["DvAuthKey"].as_str().unwrap();
+        let token = auth["DvAuthValue"].as_str().unwrap();
+        bind.add_record(name, 60, "TXT", &format!("\"{token}\""));
+    }
+    let completed = app.call(key, "CompleteCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(error_code(&completed), None, "{completed}");
+    let info = app.call(key, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(info["Status"], json!(1), "{info}");
+}
+
+#[tokio::test]
+async fn replace_certificate_links_and_limits() {
+    let bind = Bind9::start(&["example.test"]);
+    let app = order_app(bind.addr()).await;
+    let alice = &app.fx.alice;
+    let id = app.apply(alice, &json!({ "DvAuthMethod": "DNS", "DomainName": "reissue.example.test" })).await;
+
+    let pending = app.call(alice, "ReplaceCertificate", &json!({ "CertificateId": id, "ValidType": "DNS" })).await;
+    assert_eq!(error_code(&pending), Some("FailedOperation.InvalidCertificateStatusCode"), "{pending}");
+    validate_over_api(&app, &bind, alice, &id).await;
+
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (json!({ "CertificateId": id }), "MissingParameter", "ValidType"),
+        (json!({ "CertificateId": id, "ValidType": "EMAIL" }), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "paper" }), "InvalidParameterValue", "original, upload or online"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "Upload" }), "MissingParameter", "CsrContent"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrContent": "x" }), "InvalidParameter", "CsrType upload"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "upload", "CsrContent": "not a CSR" }), "InvalidParameterValue", "CsrContent"),
+        (
+            json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "online", "CertCSREncryptAlgo": "RSA", "CertCSRKeyParameter": "1024" }),
+            "InvalidParameterValue",
+            "CertCSRKeyParameter",
+        ),
+        (
+            json!({ "CertificateId": id, "ValidType": "DNS", "CsrType": "online", "CertCSREncryptAlgo": "RSA", "CertCSRKeyParameter": "4096" }),
+            "InvalidParameterValue",
+            "accepts rsa2048, ecdsa-p256",
+        ),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "CertCSREncryptAlgo": "ECC" }), "InvalidParameter", "CsrType online"),
+        (json!({ "CertificateId": id, "ValidType": "DNS", "SignAlgo": "SHA1" }), "InvalidParameterValue", "SHA256"),
+        (json!({ "CertificateId": "zzzzzzzz", "ValidType": "DNS" }), "FailedOperation.CertificateNotFound", "zzzzzzzz"),
+    ];
+    let count = app.certificate_count().await;
+    for (body, code, fragment) in &cases {
+        let response = app.call(alice, "ReplaceCertificate", body).await;
+        assert_eq!(error_code(&response), Some(*code), "{body} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{body}: message {message:?} lacks {fragment:?}");
+    }
+    assert_eq!(app.certificate_count().await, count, "a rejected reissue stores nothing");
+    let foreign = app.call(&app.fx.bob, "ReplaceCertificate", &json!({ "CertificateId": id, "ValidType": "DNS" })).await;
+    assert_eq!(error_code(&foreign), Some("FailedOperation.CertificateNotFound"), "{foreign}");
+
+    let replaced = app
+        .call(alice, "ReplaceCertificate", &json!({ "CertificateId": id, "ValidType": "dns", "CsrType": "ORIGINAL", "Reason": "new server" }))
+        .await;
+    assert_eq!(error_code(&replaced), None, "{replaced}");
+    let new_id = replaced["CertificateId"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    let original = app.call(alice, "DescribeCertificateDetail", &json!({ "CertificateId": id })).await;
+    assert_eq!(original["Status"], json!(11), "{original}");
+    assert_eq!(original["CertificateExtra"]["ReplacedFor"], json!(new_id));
+    let reissue = app.call(alice, "DescribeCertificateDetail", &json!({ "CertificateId": new_id })).await;
+    assert_eq!(reissue["Status"], json!(0), "{reissue}");
+    assert_eq!(reissue["CertificateExtra"]["ReplacedBy"], json!(id));
+
+    validate_over_api(&app, &bind, alice, &new_id).await;
+    let original = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(original["Status"], json!(1), "{original}");
+
+    let count = app.certificate_count().await;
+    for target in [&id, &new_id] {
+        let second = app.call(alice, "ReplaceCertificate", &json!({ "CertificateId": target, "ValidType": "DNS" })).await;
+        assert_eq!(error_code(&second), Some("FailedOperation.OrderAlreadyReplaced"), "{second}");
+        let message = second["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains("reissued once"), "{message}");
+    }
+    assert_eq!(app.certificate_count().await, count);
+}
+
+#[tokio::test]
+async fn apply_with_old_certificate_renews() {
+    let bind = Bind9::start(&["example.test"]);
+    let app = order_app(bind.addr()).await;
+    let alice = &app.fx.alice;
+    let id = app.apply(alice, &json!({ "DvAuthMethod": "DNS", "DomainName": "renew.example.test", "AutoRenewFlag": 1 })).await;
+    validate_over_api(&app, &bind, alice, &id).await;
+    let listed = app.call(alice, "DescribeCertificates", &json!({ "CertIds": [id] })).await;
+    assert_eq!(listed["Certificates"][0]["AutoRenewFlag"], json!(1), "{listed}");
+
+    let body = |old: &str, domain: &str| json!({ "DvAuthMethod": "DNS", "DomainName": domain, "OldCertificateId": old });
+    let not_due = app.call(alice, "ApplyCertificate", &body(&id, "renew.example.test")).await;
+    assert_eq!(error_code(&not_due), Some("FailedOperation.RenewNotAllowed"), "{not_due}");
+    assert!(not_due["Error"]["Message"].as_str().unwrap().contains("renewal opens 30 days before expiry"), "{not_due}");
+
+    // Copies of the issued certificate that expire in ten days and that expired a second ago.
+    let issued = app.fx.store.certificate(&id).await.unwrap().unwrap();
+    let log = certkeeper_store::LogEntry { actor: "test", action: "issued", detail: "", at: NOW };
+    let mut due = issued.clone();
+    due.id = format!("{}d", &issued.id[..7]);
+    due.serial = None;
+    due.not_after = Some(NOW + 10 * 24 * 3600);
+    app.fx.store.insert_certificate(&due, &log).await.unwrap();
+    let mut expired = due.clone();
+    expired.id = format!("{}x", &issued.id[..7]);
+    expired.not_after = Some(NOW - 1);
+    app.fx.store.insert_certificate(&expired, &log).await.unwrap();
+
+    let count = app.certificate_count().await;
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (body(&due.id, "other.example.test"), "InvalidParameterValue", "a renewal keeps the domain"),
+        (body(&expired.id, "renew.example.test"), "FailedOperation.InvalidCertificateStatusCode", "has expired"),
+        (body("zzzzzzzz", "renew.example.test"), "FailedOperation.CertificateNotFound", "zzzzzzzz"),
+    ];
+    for (request, code, fragment) in &cases {
+        let response = app.call(alice, "ApplyCertificate", request).await;
+        assert_eq!(error_code(&response), Some(*code), "{request} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{request}: message {message:?} lacks {fragment:?}");
+    }
+    let foreign = app.call(&app.fx.bob, "ApplyCertificate", &body(&due.id, "renew.example.test")).await;
+    assert_eq!(error_code(&foreign), Some("FailedOperation.CertificateNotFound"), "{foreign}");
+    assert_eq!(app.certificate_count().await, count, "a rejected renewal stores nothing");
+
+    let renewal = app.apply(alice, &body(&due.id, "renew.example.test")).await;
+    let old = app.call(alice, "DescribeCertificates", &json!({ "CertIds": [due.id] })).await;
+    assert_eq!(old["Certificates"][0]["HasRenewOrder"], json!(renewal), "{old}");
+    assert_eq!(old["Certificates"][0]["CertificateExtra"]["RenewOrder"], json!(renewal));
+    assert_eq!(old["Certificates"][0]["RenewAble"], json!(false));
+    let new = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": renewal })).await;
+    assert_eq!(new["CertificateExtra"]["OriginCertificateId"], json!(due.id), "{new}");
+    assert_eq!(new["Status"], json!(0));
+
+    let again = app.call(alice, "ApplyCertificate", &body(&due.id, "renew.example.test")).await;
+    assert_eq!(error_code(&again), Some("FailedOperation.AlreadyRenewed"), "{again}");
+    assert!(again["Error"]["Message"].as_str().unwrap().contains(&renewal), "{again}");
+    let revoke = app.call(alice, "RevokeCertificate", &json!({ "CertificateId": due.id })).await;
+    assert!(revoke["Error"]["Message"].as_str().unwrap_or("").contains("waits for its renewal"), "{revoke}");
+}
+
+/// Asserts that each (action, parameters) case returns `code` with `fragment` in its message.
+async fn assert_errors(app: &OrderApp, key: &Key, cases: &[(&str, Value, &str, &str)]) {
+    for (action, body, code, fragment) in cases {
+        let response = app.call(key, action, body).await;
+        assert_eq!(error_code(&response), Some(*code), "{action} {body} -> {response}");
+        let message = response["Error"]["Message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{action} {body}: message {message:?} lacks {fragment:?}");
+    }
+}
+
+#[tokio::test]
+async fn paid_flow_rejects_bad_input() {
+    let app = order_app(unused_dns_server()).await;
+    let alice = &app.fx.alice;
+    let products = app.call(alice, "DescribeProducts", &json!({})).await;
+    let ov = products["Products"].as_array().unwrap().iter().find(|product| product["ProductId"] == json!(2)).unwrap().clone();
+    assert_eq!(ov["ValidationLevel"], json!("OV"), "{products}");
+    assert_eq!(ov["RevocationPolicy"], json!("confirmation-letter"));
+
+    assert_errors(
+        &app,
+        alice,
+        &[
+            ("CreateCertificate", json!({ "DomainNum": 1, "TimeSpan": 1 }), "MissingParameter", "ProductId"),
+            ("CreateCertificate", json!({ "ProductId": 83, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "ApplyCertificate"),
+            ("CreateCertificate", json!({ "ProductId": 999, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "DescribeProducts"),
+            ("CreateCertificate", json!({ "ProductId": 21, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "SM2"),
+            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 0, "TimeSpan": 1 }), "InvalidParameterValue", "1 to 100"),
+            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 9 }), "InvalidParameterValue", "1 to 5 years"),
+            (
+                "CreateCertificate",
+                json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 1, "OldCertificateId": "zzzzzzzz" }),
+                "FailedOperation.CertificateNotFound",
+                "zzzzzzzz",
+            ),
+            ("SubmitAuditManager", json!({ "ManagerFirstName": "Erika" }), "MissingParameter", "CompanyName"),
+            (
+                "SubmitAuditManager",
+                json!({ "CompanyName": "Example GmbH", "CompanyCountry": "Germany", "CompanyProvince": "Berlin", "CompanyCity": "Berlin",
+                        "ManagerFirstName": "Erika", "ManagerLastName": "M", "ManagerPosition": "CTO", "ManagerPhone": "1", "ManagerMail": "e@example.test" }),
+                "InvalidParameterValue",
+                "ISO 3166-1",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(app.certificate_count().await, 0, "rejected orders store nothing");
+    let companies = app.call(alice, "DescribeCompanies", &json!({})).await;
+    assert_eq!(companies["TotalCount"], json!(0), "rejected profiles store nothing: {companies}");
+
+    let manager = app
+        .call(
+            alice,
+            "SubmitAuditManager",
+            &json!({ "CompanyName": "Example GmbH", "CompanyCountry": "de", "CompanyProvince": "Berlin", "CompanyCity": "Berlin",
+                     "ManagerFirstName": "Erika", "ManagerLastName": "Mustermann", "ManagerPosition": "CTO", "ManagerPhone": "+49 30 1",
+                     "ManagerMail": "erika@example.test" }),
+        )
+        .await;
+    let manager_id = manager["ManagerId"].as_i64().unwrap_or_else(|| panic!("{manager}"));
+    let company_id = manager["CompanyId"].as_i64().unwrap();
+    let managers = app.call(alice, "DescribeManagers", &json!({ "CompanyId": company_id })).await;
+    assert_eq!(managers["TotalCount"], json!(1), "{managers}");
+    assert_eq!(managers["Managers"][0]["Status"], json!("audit"));
+    let detail = app.call(alice, "DescribeManagerDetail", &json!({ "ManagerId": manager_id })).await;
+    assert_eq!(detail["CompanyInfo"]["CompanyCountry"], json!("DE"), "{detail}");
+    let foreign = app.call(&app.fx.bob, "DescribeManagerDetail", &json!({ "ManagerId": manager_id })).await;
+    assert_eq!(error_code(&foreign), Some("ResourceNotFound.Manager"), "{foreign}");
+
+    let created = app.call(alice, "CreateCertificate", &json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 2 })).await;
+    let id = created["CertificateIds"][0].as_str().unwrap_or_else(|| panic!("{created}")).to_owned();
+    let info = |changes: Value| {
+        let mut body = json!({ "CertId": id, "GenCsrType": "online", "CertCommonName": "shop.example.test", "CompanyType": 2,
+                               "CompanyId": "0", "ManagerId": manager_id, "ContactEmail": "erika@example.test" });
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                body.as_object_mut().unwrap().remove(name);
+            } else {
+                body[name] = value.clone();
+            }
+        }
+        body
+    };
+    let letter = |bytes: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+    assert_errors(
+        &app,
+        alice,
+        &[
+            ("CertificateOrderSubmit", json!({ "CertId": id }), "FailedOperation.InvalidCertificateStatusCode", "CertificateInfoSubmit"),
+            ("CertificateInfoSubmit", info(json!({ "ContactEmail": null })), "MissingParameter", "ContactEmail"),
+            ("CertificateInfoSubmit", info(json!({ "GenCsrType": "paper" })), "InvalidParameterValue", "online or parse"),
+            ("CertificateInfoSubmit", info(json!({ "GenCsrType": "parse" })), "MissingParameter", "Csr"),
+            ("CertificateInfoSubmit", info(json!({ "CompanyType": 1 })), "InvalidParameterValue", "CompanyType"),
+            ("CertificateInfoSubmit", info(json!({ "ManagerId": 9999 })), "ResourceNotFound.Manager", "9999"),
+            ("CertificateInfoSubmit", info(json!({ "CertCommonName": "com" })), "InvalidParameter.DomainInvalid", "\"com\""),
+            ("CertificateInfoSubmit", info(json!({ "VerifyType": "EMAIL" })), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+            ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": "%%%" }), "InvalidParameterValue", "base64"),
+            ("ModifyCertificateResubmit", json!({ "CertificateId": id }), "FailedOperation.CertificateStatusNotAllowResubmit", "status 5"),
+            ("CancelAuditCertificate", json!({ "CertificateId": id }), "FailedOperation.CancelAuditCertificateFailed", "status 0, 4 or 8"),
+        ],
+    )
+    .await;
+    let unchanged = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(unchanged["Status"], json!(5), "{unchanged}");
+    assert!(unchanged["SubmittedData"].is_null(), "{unchanged}");
+
+    let submitted = app.call(alice, "CertificateInfoSubmit", &info(json!({}))).await;
+    assert_eq!(error_code(&submitted), None, "{submitted}");
+    let described = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(described["SubmittedData"]["CertificateDomain"], json!("shop.example.test"), "{described}");
+    assert_eq!(described["Domain"], json!("shop.example.test"));
+
+    let mut gif = b"GIF89a".to_vec();
+    gif.resize(2048, 0);
+    assert_errors(
+        &app,
+        alice,
+        &[
+            ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": letter(b"%PDF-1.7") }), "FailedOperation.ConfirmLetterTooSmall", "1 KB"),
+            ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": letter(&gif) }), "FailedOperation.InvalidConfirmLetterFormat", "JPEG, PNG or PDF"),
+            ("DeleteManager", json!({ "ManagerId": manager_id }), "FailedOperation.ManagerCanNotDeleteCert", "certificates"),
+            ("VerifyManager", json!({ "ManagerId": manager_id }), "FailedOperation.IllegalManagerStatus", "already waits"),
+        ],
+    )
+    .await;
+
+    let ordered = app.call(alice, "CertificateOrderSubmit", &json!({ "CertId": id })).await;
+    assert_eq!(ordered["Status"], json!(0), "{ordered}");
+    assert_eq!(ordered["IsAudited"], json!(false));
+    let cancelled = app.call(alice, "CancelAuditCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(cancelled["Result"], json!(true), "{cancelled}");
+    let back = app.call(alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(back["Status"], json!(5), "{back}");
 }

@@ -123,6 +123,8 @@ pub struct LeafRequest<'a> {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub level: certkeeper_core::ValidationLevel,
+    /// Verified organisation of an OV or EV certificate; `None` for DV.
+    pub subject: Option<&'a certkeeper_core::OrganizationSubject>,
 }
 
 impl CertificateAuthority {
@@ -180,6 +182,7 @@ impl CertificateAuthority {
             not_after: request.not_after,
             level: request.level,
             urls,
+            subject: request.subject,
         })?;
         tracing::info!(
             target: "audit",

@@ -76,6 +76,10 @@ impl FromStr for ValidationMethod {
     }
 }
 
+/// Seconds before notAfter from which a certificate may be renewed: 30 days, the window in which
+/// the Tencent API offers renewal (`RenewAble`) and flags a certificate as expiring.
+pub const RENEWAL_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
+
 /// One certificate as certkeeper keeps it: an order and, once issued, the certificate itself.
 ///
 /// Times are Unix seconds (UTC). Links name other certificate ids: `renewed_from` and
@@ -116,6 +120,26 @@ pub struct CertificateRecord {
     pub renewal_id: Option<String>,
     pub reissued_from: Option<String>,
     pub reissued_by: Option<String>,
+    /// Renew automatically before expiry (`AutoRenewFlag`), where validation needs no one.
+    pub auto_renew: bool,
+    /// End of a multi-year service term, Unix seconds. Until then the certificate is renewed
+    /// automatically with consecutive certificates, the last of which ends at the term's end.
+    pub term_ends_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl CertificateRecord {
+    /// Returns true when the certificate has not expired at `now` (Unix seconds) and expires
+    /// within [`RENEWAL_WINDOW_SECONDS`].
+    pub fn in_renewal_window(&self, now: i64) -> bool {
+        self.not_after.is_some_and(|not_after| not_after > now && not_after - now <= RENEWAL_WINDOW_SECONDS)
+    }
+
+    /// Returns true while the certificate waits for its renewal: a renewal order exists and
+    /// the certificate is in its renewal window. The renewal order replaces it, so its owner
+    /// cannot revoke it. A renewal that fails or is cancelled clears `renewal_id`.
+    pub fn awaits_renewal(&self, now: i64) -> bool {
+        self.renewal_id.is_some() && self.in_renewal_window(now)
+    }
 }

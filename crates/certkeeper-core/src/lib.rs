@@ -6,12 +6,14 @@
 pub mod certificate;
 pub mod key;
 pub mod name;
+pub mod organization;
 pub mod product;
 pub mod serial;
 pub mod status;
 
 pub use certificate::{CertificateRecord, CertificateSource, ValidationMethod};
 pub use key::KeyAlgorithm;
+pub use organization::{EvSubject, OrganizationSubject, SubjectError};
 pub use name::{DnsName, NameError, normalize_names};
 pub use product::{Product, ProductCatalogue, ProductError, RevocationPolicy, ValidationLevel};
 pub use serial::SerialNumber;

@@ -89,23 +89,27 @@ impl CertificateStatus {
     ///
     /// The table follows the order, issuance, reissue and revocation flows: a revocation moves
     /// through `Revoking` (and `AwaitingRevokeLetter` for letter-based policies) and can end in
-    /// `Revoked` or, when validation or review fails, back in `Issued`. `Revoked`, `Expired` and
+    /// `Revoked` or, when validation or review fails, back in `Issued`. An original stays in
+    /// `Reissuing` while its reissue is validated, returns to `Issued` when the reissue is issued
+    /// or fails, and can still be revoked or expire meanwhile. A paid order whose review is
+    /// cancelled returns to `AwaitingSubmission` from `Reviewing`, `DnsRecordAdded` or
+    /// `AwaitingConfirmLetter`. `Revoked`, `Expired` and
     /// `Refunded` are final.
     pub fn next_allowed(self) -> &'static [CertificateStatus] {
         use CertificateStatus::*;
         match self {
-            Reviewing => &[Issued, ReviewFailed, DnsRecordAdded, Cancelling, Cancelled, AwaitingConfirmLetter],
+            Reviewing => &[Issued, ReviewFailed, DnsRecordAdded, AwaitingSubmission, Cancelling, Cancelled, AwaitingConfirmLetter],
             Issued => &[Expired, Revoking, Revoked, Reissuing, Migrating],
             ReviewFailed => &[Reviewing, Cancelled],
             Expired => &[],
-            DnsRecordAdded => &[Reviewing, Issued, ReviewFailed, Cancelled],
-            AwaitingSubmission => &[Reviewing, Cancelling, Cancelled],
+            DnsRecordAdded => &[Reviewing, Issued, ReviewFailed, AwaitingSubmission, Cancelled],
+            AwaitingSubmission => &[Reviewing, AwaitingConfirmLetter, Cancelling, Cancelled],
             Cancelling => &[Cancelled],
             Cancelled => &[Reviewing],
-            AwaitingConfirmLetter => &[Reviewing, ReviewFailed, Cancelled],
+            AwaitingConfirmLetter => &[Reviewing, ReviewFailed, AwaitingSubmission, Cancelled],
             Revoking => &[Revoked, AwaitingRevokeLetter, Issued],
             Revoked => &[],
-            Reissuing => &[Issued, Revoked],
+            Reissuing => &[Issued, Revoked, Expired],
             AwaitingRevokeLetter => &[Revoking, Revoked, Issued],
             FreeAwaitingSubmission => &[Reviewing, Cancelled],
             Refunded => &[],
@@ -170,6 +174,7 @@ mod tests {
         (Reviewing, Cancelling),
         (Reviewing, Cancelled),
         (Reviewing, AwaitingConfirmLetter),
+        (Reviewing, AwaitingSubmission),
         (Issued, Expired),
         (Issued, Revoking),
         (Issued, Revoked),
@@ -181,19 +186,23 @@ mod tests {
         (DnsRecordAdded, Issued),
         (DnsRecordAdded, ReviewFailed),
         (DnsRecordAdded, Cancelled),
+        (DnsRecordAdded, AwaitingSubmission),
         (AwaitingSubmission, Reviewing),
         (AwaitingSubmission, Cancelling),
         (AwaitingSubmission, Cancelled),
+        (AwaitingSubmission, AwaitingConfirmLetter),
         (Cancelling, Cancelled),
         (Cancelled, Reviewing),
         (AwaitingConfirmLetter, Reviewing),
         (AwaitingConfirmLetter, ReviewFailed),
         (AwaitingConfirmLetter, Cancelled),
+        (AwaitingConfirmLetter, AwaitingSubmission),
         (Revoking, Revoked),
         (Revoking, AwaitingRevokeLetter),
         (Revoking, Issued),
         (Reissuing, Issued),
         (Reissuing, Revoked),
+        (Reissuing, Expired),
         (AwaitingRevokeLetter, Revoking),
         (AwaitingRevokeLetter, Revoked),
         (AwaitingRevokeLetter, Issued),
@@ -246,6 +255,14 @@ mod tests {
     fn transition_error_names_both_statuses() {
         let message = Revoked.transition_to(Issued).unwrap_err().to_string();
         assert_eq!(message, "a certificate in status revoked (10) cannot move to status issued (1)");
+    }
+
+    #[test]
+    fn reissue_returns_original_to_issued() {
+        assert_eq!(Issued.transition_to(Reissuing), Ok(Reissuing));
+        assert_eq!(Reissuing.transition_to(Issued), Ok(Issued));
+        assert_eq!(Reissuing.transition_to(Revoking), Err(TransitionError { from: Reissuing, to: Revoking }));
+        assert_eq!(Reissuing.transition_to(Reissuing), Err(TransitionError { from: Reissuing, to: Reissuing }));
     }
 
     #[test]

@@ -263,3 +263,29 @@ mod tests {
         assert!(error.to_string().contains("\"CERTIFICATE\""), "{error}");
     }
 }
+
+/// Organisation attributes in a CSR's subject, each `None` when absent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CsrOrganization {
+    pub organization: Option<String>,
+    pub locality: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
+}
+
+/// Reads O, L, ST and C from the subject of a CSR (PEM or DER) whose checks passed. An
+/// attribute that is not a string is reported as absent.
+pub fn csr_organization(input: &[u8]) -> Result<CsrOrganization, CsrError> {
+    let der = decode_csr(input)?;
+    let (_, csr) = X509CertificationRequest::from_der(&der).map_err(|error| CsrError::NotCsr { detail: error.to_string() })?;
+    let subject = &csr.certification_request_info.subject;
+    let first = |values: Vec<&x509_parser::x509::AttributeTypeAndValue<'_>>| {
+        values.first().and_then(|value| value.as_str().ok()).map(str::to_owned)
+    };
+    Ok(CsrOrganization {
+        organization: first(subject.iter_organization().collect()),
+        locality: first(subject.iter_locality().collect()),
+        state: first(subject.iter_state_or_province().collect()),
+        country: first(subject.iter_country().collect()),
+    })
+}

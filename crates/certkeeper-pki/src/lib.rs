@@ -12,7 +12,7 @@ pub mod ocsp;
 pub mod profile;
 pub mod sealed;
 
-pub use csr::{CheckedCsr, CsrError, MAX_CSR_NAMES, check_csr};
+pub use csr::{CheckedCsr, CsrError, CsrOrganization, MAX_CSR_NAMES, check_csr, csr_organization};
 pub use describe::{CertificateSummary, describe};
 pub use keys::{KeyError, SigningKeyPair, SubjectKey};
 pub use profile::{CaProfile, IssuerUrls, LeafProfile, ProfileError};

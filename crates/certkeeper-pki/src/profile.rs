@@ -1,6 +1,6 @@
 //! Certificate profiles: the root CA, the issuing intermediate, and TLS server leaves.
 
-use certkeeper_core::{DnsName, SerialNumber, ValidationLevel};
+use certkeeper_core::{DnsName, OrganizationSubject, SerialNumber, ValidationLevel};
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName, DnType,
     DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, PublicKeyData, SanType,
@@ -70,12 +70,45 @@ pub struct LeafProfile<'a> {
     pub not_after: OffsetDateTime,
     pub level: ValidationLevel,
     pub urls: IssuerUrls,
+    /// Verified organisation of an OV or EV certificate; `None` for DV, whose subject holds only
+    /// the common name.
+    pub subject: Option<&'a OrganizationSubject>,
 }
 
-fn common_name(value: &str) -> DistinguishedName {
+/// jurisdictionCountryName (EV Guidelines §9.2.4).
+const OID_JURISDICTION_COUNTRY: [u64; 11] = [1, 3, 6, 1, 4, 1, 311, 60, 2, 1, 3];
+/// businessCategory (X.520, 2.5.4.15).
+const OID_BUSINESS_CATEGORY: [u64; 4] = [2, 5, 4, 15];
+/// serialNumber (X.520, 2.5.4.5), the registration number for EV.
+const OID_SERIAL_NUMBER: [u64; 4] = [2, 5, 4, 5];
+
+fn printable(value: &str, attribute: &'static str) -> Result<DnValue, ProfileError> {
+    let text = rcgen::string::PrintableString::try_from(value).map_err(|source| ProfileError::Build { what: attribute, source })?;
+    Ok(DnValue::PrintableString(text))
+}
+
+/// Builds the subject of a leaf: the organisation attributes (countryName and the EV
+/// jurisdiction and serial number as PrintableString, the others as UTF8String), then the CN.
+fn leaf_subject(subject: Option<&OrganizationSubject>, common_name: Option<&str>) -> Result<DistinguishedName, ProfileError> {
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, DnValue::Utf8String(value.to_owned()));
-    name
+    if let Some(subject) = subject {
+        name.push(DnType::CountryName, printable(&subject.country, "subject countryName")?);
+        name.push(DnType::StateOrProvinceName, DnValue::Utf8String(subject.state.clone()));
+        name.push(DnType::LocalityName, DnValue::Utf8String(subject.locality.clone()));
+        name.push(DnType::OrganizationName, DnValue::Utf8String(subject.organization.clone()));
+        if let Some(ev) = &subject.ev {
+            name.push(DnType::CustomDnType(OID_BUSINESS_CATEGORY.to_vec()), DnValue::Utf8String(ev.business_category.clone()));
+            name.push(
+                DnType::CustomDnType(OID_JURISDICTION_COUNTRY.to_vec()),
+                printable(&ev.jurisdiction_country, "subject jurisdictionCountryName")?,
+            );
+            name.push(DnType::CustomDnType(OID_SERIAL_NUMBER.to_vec()), printable(&ev.registration_number, "subject serialNumber")?);
+        }
+    }
+    if let Some(common_name) = common_name {
+        name.push(DnType::CommonName, DnValue::Utf8String(common_name.to_owned()));
+    }
+    Ok(name)
 }
 
 fn ca_subject(profile: &CaProfile, common_name: &str) -> Result<DistinguishedName, ProfileError> {
@@ -174,17 +207,14 @@ impl<S: SigningKey> LeafIssuer<S> {
     /// Signs a TLS server leaf and returns its DER.
     ///
     /// Profile (Baseline Requirements §7.1.2.7): the given serial and validity, subject CN = the
-    /// first name when it fits in 64 characters, every name as a dNSName SAN, digitalSignature
+    /// first name when it fits in 64 characters after the organisation attributes of OV and EV, every name as a dNSName SAN, digitalSignature
     /// (plus keyEncipherment for RSA keys), EKU serverAuth, AKI, no basicConstraints, AIA with
     /// OCSP and caIssuers, the CRL distribution point, and the policy OID of the level.
     pub fn sign_leaf(&self, leaf: &LeafProfile<'_>) -> Result<Vec<u8>, ProfileError> {
         let first = leaf.names.first().ok_or(ProfileError::NoNames)?;
         let mut params = CertificateParams::default();
-        params.distinguished_name = if first.as_str().len() <= MAX_COMMON_NAME_LENGTH {
-            common_name(first.as_str())
-        } else {
-            DistinguishedName::new()
-        };
+        let common_name = Some(first.as_str()).filter(|name| name.len() <= MAX_COMMON_NAME_LENGTH);
+        params.distinguished_name = leaf_subject(leaf.subject, common_name)?;
         params.serial_number = Some(serial_of(leaf.serial));
         params.not_before = leaf.not_before;
         params.not_after = leaf.not_after;

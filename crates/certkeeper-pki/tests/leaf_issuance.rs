@@ -36,6 +36,7 @@ fn issue(ca: &tools::TestCa, csr: &[u8], level: ValidationLevel) -> Vec<u8> {
             not_after: now + Duration::days(90) - Duration::seconds(1),
             level,
             urls: urls(),
+            subject: None,
         })
         .unwrap()
 }
@@ -204,4 +205,71 @@ fn tampered_csr_is_rejected() {
     tampered[position] = b'x';
     assert!(matches!(check_csr(&tampered), Err(CsrError::BadSignature)));
     assert!(check_csr(&csr).is_ok(), "the untouched DER CSR is accepted");
+}
+
+fn organization(ev: bool) -> certkeeper_core::OrganizationSubject {
+    certkeeper_core::OrganizationSubject {
+        organization: "Example Handels GmbH".into(),
+        locality: "Köln".into(),
+        state: "Nordrhein-Westfalen".into(),
+        country: "DE".into(),
+        ev: ev.then(|| certkeeper_core::EvSubject {
+            business_category: "Private Organization".into(),
+            jurisdiction_country: "DE".into(),
+            registration_number: "HRB 12345".into(),
+        }),
+    }
+}
+
+/// OV and EV leaves carry the organisation in their subject, with countryName as
+/// PrintableString, and pass pkilint's OV and EV profiles.
+#[test]
+fn pkilint_accepts_ov_and_ev_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), KeyAlgorithm::EcdsaP256);
+    let cases = [
+        ("ov", ValidationLevel::Ov, organization(false), "OV-FINAL-CERTIFICATE", "2.23.140.1.2.2"),
+        ("ev", ValidationLevel::Ev, organization(true), "EV-FINAL-CERTIFICATE", "2.23.140.1.1"),
+    ];
+    for (name, level, subject, profile, policy) in cases {
+        let csr = make_csr(dir.path(), name, P256, "/CN=www.example.test", &[]);
+        let checked = check_csr(&csr).unwrap();
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let leaf = ca
+            .issuer
+            .sign_leaf(&LeafProfile {
+                key: &checked.key,
+                names: &checked.names,
+                serial: &random_serial(),
+                not_before: now,
+                // The Baseline Requirements allow 200 days for certificates issued since
+                // 2026-03-15, which pkilint checks.
+                not_after: now + Duration::days(199) - Duration::seconds(1),
+                level,
+                urls: urls(),
+                subject: Some(&subject),
+            })
+            .unwrap();
+        let file = dir.path().join(format!("{name}.pem"));
+        std::fs::write(&file, certkeeper_pki::to_pem("CERTIFICATE", &leaf)).unwrap();
+
+        let errors = pkilint_errors(&file, profile);
+        assert!(errors.is_empty(), "{name}: pkilint errors: {errors:#?}");
+        // The CN is kept, as in DV leaves, although the Baseline Requirements discourage it.
+        let warnings: Vec<String> =
+            pkilint_findings(&file, profile).into_iter().filter(|line| !line.contains("common_name_attribute_present")).collect();
+        assert!(warnings.is_empty(), "{name}: pkilint warnings: {warnings:#?}");
+        let (ok, text) = openssl(dir.path(), &["x509", "-in", &format!("{name}.pem"), "-noout", "-text", "-nameopt", "multiline,show_type"]);
+        assert!(ok, "{text}");
+        assert!(text.contains("countryName               = PRINTABLESTRING:DE"), "{name}: {text}");
+        assert!(text.contains("organizationName          = UTF8STRING:Example Handels GmbH"), "{name}: {text}");
+        assert!(text.contains("localityName              = UTF8STRING:K"), "{name}: {text}");
+        assert!(text.contains("stateOrProvinceName       = UTF8STRING:Nordrhein-Westfalen"), "{name}: {text}");
+        assert!(text.contains(policy), "{name}: {text}");
+        if level == ValidationLevel::Ev {
+            assert!(text.contains("businessCategory          = UTF8STRING:Private Organization"), "{text}");
+            assert!(text.contains("jurisdictionCountryName   = PRINTABLESTRING:DE"), "{text}");
+            assert!(text.contains("serialNumber              = PRINTABLESTRING:HRB 12345"), "{text}");
+        }
+    }
 }

@@ -198,20 +198,37 @@ impl IssuanceService {
         record: &CertificateRecord,
         key: &certkeeper_pki::SubjectKey,
         names: &[certkeeper_core::DnsName],
+        subject: Option<&certkeeper_core::OrganizationSubject>,
         now: OffsetDateTime,
     ) -> Result<SignedLeaf, IssueError> {
         let product = self.catalogue.get(record.product_id)?;
         product.check_issuable(key.algorithm())?;
         let not_before = now;
-        let not_after = now + Duration::days(i64::from(product.validity_days)) - Duration::seconds(1);
+        let mut not_after = now + Duration::days(i64::from(product.validity_days)) - Duration::seconds(1);
+        // The last certificate of a multi-year term ends with the term.
+        if let Some(term_end) = record.term_ends_at.and_then(|end| OffsetDateTime::from_unix_timestamp(end).ok())
+            && term_end > not_before
+            && term_end < not_after
+        {
+            not_after = term_end;
+        }
         let serial = certkeeper_ca::random_serial()?;
         let reserved = [(serial.to_hex(), Some(record.id.clone()))];
         self.store.reserve_serials(self.ca.intermediate_id(), &reserved, now.unix_timestamp()).await?;
 
         let ca = Arc::clone(&self.ca);
         let (key, names, level, signing_serial) = (key.clone(), names.to_vec(), product.level, serial.clone());
+        let subject = subject.cloned();
         let der = tokio::task::spawn_blocking(move || {
-            ca.sign_leaf(&LeafRequest { key: &key, names: &names, serial: &signing_serial, not_before, not_after, level })
+            ca.sign_leaf(&LeafRequest {
+                key: &key,
+                names: &names,
+                serial: &signing_serial,
+                not_before,
+                not_after,
+                level,
+                subject: subject.as_ref(),
+            })
         })
         .await
         .expect("signing task panicked")?;
@@ -263,6 +280,8 @@ impl IssuanceService {
             renewal_id: None,
             reissued_from: None,
             reissued_by: None,
+            auto_renew: false,
+            term_ends_at: None,
             created_at: now.unix_timestamp(),
             updated_at: now.unix_timestamp(),
         };
@@ -294,6 +313,7 @@ impl IssuanceService {
                         not_before: item.not_before,
                         not_after: item.not_after,
                         level: item.level,
+                        subject: None,
                     })?;
                     item.record.certificate_der = Some(der);
                 }

@@ -61,6 +61,24 @@ pub enum OrderError {
     Revocation(Box<crate::RevokeError>),
     #[error("certificate {id} is {status} ({}); {action} needs {needed}", status.code())]
     WrongStatus { id: String, status: CertificateStatus, action: &'static str, needed: &'static str },
+    #[error("certificate {id} was uploaded, not issued by certkeeper, so certkeeper cannot {action} it")]
+    Uploaded { id: String, action: &'static str },
+    #[error("certificate {id} has expired; apply for a new certificate instead")]
+    Expired { id: String },
+    #[error("certificate {id} was already reissued as {reissue}; a free certificate can be reissued once")]
+    AlreadyReissued { id: String, reissue: String },
+    #[error("certificate {id} is being reissued as {reissue}; wait until that reissue is issued or cancel it")]
+    ReissueInProgress { id: String, reissue: String },
+    #[error("the CSR names {found}, but certificate {id} names {expected}; a reissue keeps the names, so make a CSR for exactly these names")]
+    NamesDiffer { id: String, expected: String, found: String },
+    #[error("certificate {id} expires in {days_left} days; renewal opens 30 days before expiry")]
+    NotDueForRenewal { id: String, days_left: i64 },
+    #[error("certificate {id} was already renewed by {renewal}")]
+    AlreadyRenewed { id: String, renewal: String },
+    #[error(transparent)]
+    Paid(Box<crate::paid::PaidError>),
+    #[error("certificate {id} is for {expected}, not {found}; a renewal keeps the domain, so apply for {expected}")]
+    RenewalDomainDiffers { id: String, expected: String, found: String },
 }
 
 /// An application for a certificate.
@@ -80,6 +98,21 @@ pub struct ApplyRequest {
     pub delete_dns_auto_record: bool,
 }
 
+/// Links and renewal settings of a new order, beyond what the application states.
+#[derive(Clone, Debug, Default)]
+pub struct OrderOptions {
+    /// The certificate this order renews; it must be issued, unexpired, in its renewal window
+    /// and not renewed yet.
+    pub renewal_of: Option<String>,
+    /// Renew the issued certificate automatically before expiry.
+    pub auto_renew: bool,
+    /// End of a multi-year service term, Unix seconds.
+    pub term_ends_at: Option<i64>,
+    /// Certificate whose FILE validation tokens the order reuses, so that a file the owner
+    /// still serves validates the order again.
+    pub reuse_file_tokens_of: Option<String>,
+}
+
 /// Settings of the order flow.
 #[derive(Clone, Debug)]
 pub struct OrderSettings {
@@ -90,10 +123,10 @@ pub struct OrderSettings {
 /// Creates orders, checks their validations and issues when every domain is proven.
 #[derive(Clone)]
 pub struct OrderService {
-    store: Store,
-    issuance: IssuanceService,
-    validator: Arc<Validator>,
-    master_key: Arc<MasterKey>,
+    pub(crate) store: Store,
+    pub(crate) issuance: IssuanceService,
+    pub(crate) validator: Arc<Validator>,
+    pub(crate) master_key: Arc<MasterKey>,
     settings: Arc<OrderSettings>,
 }
 
@@ -121,7 +154,17 @@ impl OrderService {
     /// Checks an application, stores the order with its challenges, and for DNS_AUTO writes
     /// the records. Nothing is stored when a check fails.
     pub async fn apply(&self, request: ApplyRequest, now: OffsetDateTime) -> Result<CertificateRecord, OrderError> {
+        self.apply_with(request, OrderOptions::default(), now).await
+    }
+
+    /// Like [`OrderService::apply`], with the links and renewal settings of `options`. A
+    /// renewal order and the link on the certificate it renews are stored in one transaction.
+    pub async fn apply_with(&self, request: ApplyRequest, options: OrderOptions, now: OffsetDateTime) -> Result<CertificateRecord, OrderError> {
         let at = now.unix_timestamp();
+        let renewed = match &options.renewal_of {
+            Some(old_id) => Some(self.check_renewable(old_id, &request.domain, at).await?),
+            None => None,
+        };
         let product = self.issuance.catalogue().get(request.product_id)?.clone();
         let domain = DnsName::parse(&request.domain).map_err(|source| OrderError::Name { value: request.domain.clone(), source })?;
 
@@ -145,11 +188,16 @@ impl OrderService {
 
         let skip = product.dangerous_skip_domain_validation;
         let method = if skip { ValidationMethod::None } else { request.method };
-        let challenges: Vec<Challenge> = if skip {
+        let mut challenges: Vec<Challenge> = if skip {
             Vec::new()
         } else {
             names.iter().map(|name| Challenge::new(name.clone(), method)).collect::<Result<_, _>>()?
         };
+        if let Some(previous) = &options.reuse_file_tokens_of
+            && method == ValidationMethod::File
+        {
+            challenges = self.previous_file_challenges(previous, challenges).await?;
+        }
 
         let id = new_certificate_id();
         let sealed_private_key = match generated {
@@ -179,31 +227,31 @@ impl OrderService {
             certificate_der: None,
             csr_der,
             sealed_private_key,
-            renewed_from: None,
+            renewed_from: renewed.as_ref().map(|old| old.id.clone()),
             renewal_id: None,
             reissued_from: None,
             reissued_by: None,
+            auto_renew: options.auto_renew,
+            term_ends_at: options.term_ends_at,
             created_at: at,
             updated_at: at,
         };
 
-        let lifetime = time::Duration::try_from(self.validator.config().token_lifetime).unwrap_or(time::Duration::days(3));
-        let first_check = match method {
-            ValidationMethod::DnsAuto => at,
-            _ => at + self.validator.config().recheck_interval.as_secs() as i64,
-        };
-        let validations: Vec<NewValidation> = challenges
-            .iter()
-            .map(|challenge| {
-                let mut validation = new_validation(challenge, PURPOSE_ISSUE, first_check, (now + lifetime).unix_timestamp());
-                validation.remove_after_issue = request.delete_dns_auto_record && method == ValidationMethod::DnsAuto;
-                validation
-            })
-            .collect();
+        let validations = self.issue_validations(&challenges, request.delete_dns_auto_record, now);
         let actor = format!("account:{}", request.account_id);
-        let log = LogEntry { actor: &actor, action: "apply", detail: &request.domain, at };
-        self.store.insert_order(&record, &validations, &log).await?;
-        tracing::info!(certificate_id = %id, domain = %domain, method = %method, "order created");
+        match &renewed {
+            Some(old) => {
+                let detail = format!("renewal of {} as {id}", old.id);
+                let log = LogEntry { actor: &actor, action: "renew", detail: &detail, at };
+                self.store.insert_renewal(&old.id, &record, &validations, &log).await?;
+                tracing::info!(certificate_id = %id, renewed = %old.id, domain = %domain, method = %method, "renewal order created");
+            }
+            None => {
+                let log = LogEntry { actor: &actor, action: "apply", detail: &request.domain, at };
+                self.store.insert_order(&record, &validations, &log).await?;
+                tracing::info!(certificate_id = %id, domain = %domain, method = %method, "order created");
+            }
+        }
 
         if skip {
             self.issue_order(&id, now).await?;
@@ -213,7 +261,24 @@ impl OrderService {
         self.store.certificate(&id).await?.ok_or(OrderError::NotFound { id })
     }
 
-    async fn publish_dns_auto(&self, id: &str, challenges: &[Challenge], now: OffsetDateTime) -> Result<(), OrderError> {
+    /// Builds the issuance validation rows of an order's challenges. DNS_AUTO records are
+    /// checked at once after publishing, the other methods after one recheck interval.
+    pub(crate) fn issue_validations(&self, challenges: &[Challenge], delete_dns_auto_record: bool, now: OffsetDateTime) -> Vec<NewValidation> {
+        let at = now.unix_timestamp();
+        let lifetime = time::Duration::try_from(self.validator.config().token_lifetime).unwrap_or(time::Duration::days(3));
+        challenges
+            .iter()
+            .map(|challenge| {
+                let dns_auto = challenge.method == ValidationMethod::DnsAuto;
+                let first_check = if dns_auto { at } else { at + self.validator.config().recheck_interval.as_secs() as i64 };
+                let mut validation = new_validation(challenge, PURPOSE_ISSUE, first_check, (now + lifetime).unix_timestamp());
+                validation.remove_after_issue = delete_dns_auto_record && dns_auto;
+                validation
+            })
+            .collect()
+    }
+
+    pub(crate) async fn publish_dns_auto(&self, id: &str, challenges: &[Challenge], now: OffsetDateTime) -> Result<(), OrderError> {
         let mut fallbacks = Vec::new();
         for challenge in challenges {
             match self.validator.publish_dns_auto(challenge).await {
@@ -271,6 +336,10 @@ impl OrderService {
         if !matches!(record.status, CertificateStatus::Reviewing | CertificateStatus::DnsRecordAdded) {
             return self.validations(id).await;
         }
+        // A paid order waits for a reviewer before and after its domain validation.
+        if [crate::paid::PRE_REVIEWING, crate::paid::CA_REVIEWING].contains(&record.status_message.as_str()) {
+            return self.validations(id).await;
+        }
         let at = now.unix_timestamp();
         let rows = self.store.validations_of(id, PURPOSE_ISSUE).await?;
         check_pending(&self.store, &self.validator, &rows, at).await?;
@@ -297,7 +366,9 @@ impl OrderService {
                 return Ok(());
             }
         }
-        self.issue_order(&record.id, now).await?;
+        if !self.hold_for_review(record, now).await? {
+            self.issue_order(&record.id, now).await?;
+        }
         Ok(())
     }
 
@@ -319,7 +390,8 @@ impl OrderService {
             .iter()
             .map(|n| DnsName::parse(n).map_err(|source| OrderError::Name { value: n.clone(), source }))
             .collect::<Result<_, _>>()?;
-        let signed = self.issuance.sign_for_order(&record, &key, &names, now).await?;
+        let subject = self.organization_subject(&record, now).await?;
+        let signed = self.issuance.sign_for_order(&record, &key, &names, subject.as_ref(), now).await?;
         let log = LogEntry { actor: "system", action: "issued", detail: "", at: now.unix_timestamp() };
         let issued = Issued {
             serial: &signed.serial,
@@ -349,7 +421,7 @@ impl OrderService {
         }
     }
 
-    fn subject_key(&self, record: &CertificateRecord) -> Result<SubjectKey, OrderError> {
+    pub(crate) fn subject_key(&self, record: &CertificateRecord) -> Result<SubjectKey, OrderError> {
         if let Some(csr) = &record.csr_der {
             return Ok(certkeeper_pki::check_csr(csr)?.key);
         }

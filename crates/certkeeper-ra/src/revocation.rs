@@ -42,10 +42,6 @@ pub const PURPOSE_REVOKE: &str = "revoke";
 /// a revocation undoable, and 7 is unassigned.
 pub const OWNER_REASON_CODES: [u8; 5] = [0, 1, 3, 4, 5];
 
-/// An owner cannot revoke a certificate that expires within this many seconds (30 days) and
-/// already has a renewal; the renewal replaces it instead.
-const RENEWAL_WINDOW_SECONDS: i64 = 30 * 24 * 3600;
-
 /// Status message while the owner proves domain control for a revocation.
 pub const PENDING_REVOKE_DCV: &str = "PENDING-REVOKE-DCV";
 
@@ -368,8 +364,9 @@ impl RevocationService {
         if let Some(original) = &record.reissued_from {
             return Err(RevokeError::Reissued { id, original: original.clone() });
         }
+        // A certificate waiting for its renewal is replaced by it instead of revoked.
         if let Some(renewal) = &record.renewal_id
-            && not_after - at <= RENEWAL_WINDOW_SECONDS
+            && record.awaits_renewal(at)
         {
             return Err(RevokeError::AwaitingRenewal { id, renewal: renewal.clone() });
         }
@@ -472,7 +469,8 @@ impl RevocationService {
             let revocation = self.revocation_of(&record, reason_code, at)?;
             let serial = revocation.serial.to_owned();
             let revocation = NewRevocation { serial: &serial, ..revocation };
-            self.store.revoke_certificate(id, CertificateStatus::Revoking, &revocation, &log).await?;
+            let shard_of = |serial: &str| self.shard_of(serial);
+            self.store.revoke_certificate(id, CertificateStatus::Revoking, &revocation, &log, &shard_of).await?;
             self.remove_dns_auto_records(&record).await;
             tracing::info!(target: "audit", event = "revoked", certificate_id = %id, serial = %serial, reason_code, actor = "owner");
         }
@@ -494,6 +492,13 @@ impl RevocationService {
             not_after: record.not_after.ok_or_else(|| incomplete("no notAfter"))?,
             created_at: at,
         })
+    }
+
+    /// Returns the CRL shard of a serial given as hex, for the reissues that a revocation of
+    /// their original revokes too.
+    fn shard_of(&self, serial_hex: &str) -> Option<i64> {
+        let serial = SerialNumber::from_hex(serial_hex)?;
+        Some(i64::from(self.issuance.ca().urls().crl_shard(&serial)))
     }
 
     async fn remove_dns_auto_records(&self, record: &CertificateRecord) {
@@ -530,7 +535,8 @@ impl RevocationService {
         let revocation = self.revocation_of(&record, review.reason_code, at)?;
         let detail = format!("review {review_id} approved by {reviewer}, reason {}", review.reason_code);
         let log = LogEntry { actor: reviewer, action: "revoked", detail: &detail, at };
-        let row = self.store.approve_review(review_id, reviewer, &revocation, &log).await?;
+        let shard_of = |serial: &str| self.shard_of(serial);
+        let row = self.store.approve_review(review_id, reviewer, &revocation, &log, &shard_of).await?;
         let row = row.ok_or_else(|| RevokeError::ReviewDecided { id: review_id, state: "decided".to_owned() })?;
         tracing::info!(target: "audit", event = "revoked", certificate_id = %id, review_id, serial = %row.serial, actor = reviewer);
         if let Ok(decided) = self.review(review_id).await {

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::{Store, StoreError};
 
-/// Rows per multi-row INSERT; 24 columns x 400 rows stays under SQLite's 32,766 bound variables.
+/// Rows per multi-row INSERT; 27 columns x 400 rows stays under SQLite's 32,766 bound variables.
 const ROWS_PER_STATEMENT: usize = 400;
 
 /// An operation-log entry to append with a state change.
@@ -34,9 +34,10 @@ pub struct OperationLogRow {
     pub created_at: i64,
 }
 
-const CERTIFICATE_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
+pub(crate) const CERTIFICATE_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
      domain, names, key_algorithm, alias, project_id, serial, issuer_id, not_before, not_after, certificate_der, \
-     csr_der, sealed_private_key, renewed_from, renewal_id, reissued_from, reissued_by, created_at, updated_at";
+     csr_der, sealed_private_key, renewed_from, renewal_id, reissued_from, reissued_by, auto_renew, term_ends_at, created_at, \
+     updated_at";
 
 impl Store {
     /// Records serials before the CA signs with them; a duplicate fails the whole batch.
@@ -100,7 +101,9 @@ impl Store {
     ///
     /// The update only matches while the row is still in `from`, so two concurrent changes
     /// cannot both succeed; the loser gets [`StoreError::StatusChanged`]. The caller checks
-    /// that the transition is allowed (`CertificateStatus::transition_to`).
+    /// that the transition is allowed (`CertificateStatus::transition_to`). When an order fails
+    /// or is cancelled (`to` is 2 or 7), the same transaction releases the certificate that
+    /// waited for it as a reissue or renewal.
     pub async fn change_status(
         &self,
         id: &str,
@@ -131,6 +134,9 @@ impl Store {
             });
         }
         append_log(&mut tx, id, None, Some(from), Some(to), log).await?;
+        if matches!(to, CertificateStatus::ReviewFailed | CertificateStatus::Cancelled) {
+            crate::lifecycle::release_links(&mut tx, id, log).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -187,6 +193,8 @@ pub(crate) async fn insert_certificate_rows(tx: &mut SqliteConnection, records: 
             .push_bind(&record.renewal_id)
             .push_bind(&record.reissued_from)
             .push_bind(&record.reissued_by)
+            .push_bind(record.auto_renew)
+            .push_bind(record.term_ends_at)
             .push_bind(record.created_at)
             .push_bind(record.updated_at);
     });
@@ -272,6 +280,8 @@ pub(crate) fn certificate_from_row(row: &SqliteRow) -> Result<CertificateRecord,
         renewal_id: row.try_get("renewal_id")?,
         reissued_from: row.try_get("reissued_from")?,
         reissued_by: row.try_get("reissued_by")?,
+        auto_renew: row.try_get("auto_renew")?,
+        term_ends_at: row.try_get("term_ends_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         id,

@@ -9,7 +9,9 @@ mod accounts;
 mod certificates;
 mod error;
 mod issuers;
+mod lifecycle;
 mod listing;
+mod organizations;
 mod revocations;
 mod reviews;
 mod validations;
@@ -24,6 +26,10 @@ pub use accounts::{AccountRow, ApiKeyCredential, ApiKeyRow};
 pub use certificates::{LogEntry, OperationLogRow};
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
+pub use lifecycle::ShardOf;
+pub use organizations::{
+    CompanyRow, MANAGER_AUDIT, MANAGER_INVALID, MANAGER_OK, ManagerRow, NewCompany, NewManager, NewSubmission, SubmissionRow,
+};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
 pub use revocations::{CrlEntryRow, CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
 pub use reviews::{

@@ -13,13 +13,13 @@ use crate::{LogEntry, OperationLogRow, Store, StoreError};
 const SUMMARY_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
      domain, names, key_algorithm, alias, project_id, serial, issuer_id, not_before, not_after, \
      NULL AS certificate_der, NULL AS csr_der, NULL AS sealed_private_key, renewed_from, renewal_id, \
-     reissued_from, reissued_by, created_at, updated_at";
+     reissued_from, reissued_by, auto_renew, term_ends_at, created_at, updated_at";
 
 /// Every column of a certificate row.
 const FULL_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
      domain, names, key_algorithm, alias, project_id, serial, issuer_id, not_before, not_after, \
      certificate_der, csr_der, sealed_private_key, renewed_from, renewal_id, reissued_from, reissued_by, \
-     created_at, updated_at";
+     auto_renew, term_ends_at, created_at, updated_at";
 
 /// Order of a certificate listing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -534,6 +534,8 @@ mod tests {
             renewal_id: None,
             reissued_from: None,
             reissued_by: None,
+            auto_renew: false,
+            term_ends_at: None,
             created_at: 1000 + index as i64,
             updated_at: 1000 + index as i64,
         }

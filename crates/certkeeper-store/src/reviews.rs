@@ -182,14 +182,16 @@ impl Store {
     }
 
     /// Approves a pending revocation review and revokes its certificate (status 9 to 10) with
-    /// the revocation row and the log row, in one transaction. Returns `None`, with nothing
-    /// changed, when the review is no longer pending.
+    /// the revocation row and the log row, in one transaction, together with the certificates
+    /// reissued from it. Returns `None`, with nothing changed, when the review is no longer
+    /// pending.
     pub async fn approve_review(
         &self,
         review_id: i64,
         decided_by: &str,
         revocation: &NewRevocation<'_>,
         log: &LogEntry<'_>,
+        shard_of: crate::ShardOf<'_>,
     ) -> Result<Option<RevocationRow>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let Some(certificate_id) = decide(&mut tx, review_id, "approved", decided_by, "", log.at).await? else {
@@ -199,6 +201,7 @@ impl Store {
         move_status(&mut tx, &certificate_id, from, to, "", log.at).await?;
         let row = crate::revocations::insert_revocation_row(&mut tx, revocation).await?;
         append_log(&mut tx, &certificate_id, None, Some(from), Some(to), log).await?;
+        crate::lifecycle::revoke_reissues(&mut tx, &certificate_id, revocation, log, shard_of).await?;
         tx.commit().await?;
         Ok(Some(row))
     }

@@ -323,14 +323,17 @@ mod tests {
 
 impl Store {
     /// Revokes a certificate in one transaction: moves it from `from` to revoked, records the
-    /// revocation, and appends the log row. Returns the stored revocation; when the serial was
-    /// already revoked the first time and reason stay.
+    /// revocation, and appends the log row. Every certificate reissued from it is revoked in the
+    /// same transaction with its own revocation row, and its pending reissue orders are
+    /// cancelled. Returns the stored revocation of the certificate; when the serial was already
+    /// revoked the first time and reason stay.
     pub async fn revoke_certificate(
         &self,
         certificate_id: &str,
         from: certkeeper_core::CertificateStatus,
         revocation: &NewRevocation<'_>,
         log: &crate::LogEntry<'_>,
+        shard_of: crate::ShardOf<'_>,
     ) -> Result<RevocationRow, StoreError> {
         let revoked = certkeeper_core::CertificateStatus::Revoked;
         let mut tx = self.pool.begin().await?;
@@ -346,6 +349,7 @@ impl Store {
         }
         let row = insert_revocation_row(&mut tx, revocation).await?;
         crate::certificates::append_log(&mut tx, certificate_id, None, Some(from), Some(revoked), log).await?;
+        crate::lifecycle::revoke_reissues(&mut tx, certificate_id, revocation, log, shard_of).await?;
         tx.commit().await?;
         Ok(row)
     }

@@ -140,7 +140,8 @@ impl Store {
     }
 
     /// Stores the signed certificate on its order and moves it from `from` to issued, with
-    /// the log row, in one transaction.
+    /// the log row, in one transaction. The original of a reissue returns from status 11 to 1
+    /// in the same transaction.
     pub async fn complete_issuance(&self, id: &str, from: CertificateStatus, issued: &Issued<'_>, log: &LogEntry<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
@@ -162,6 +163,7 @@ impl Store {
             return Err(StoreError::NotFound { id: id.to_owned() });
         }
         append_log(&mut tx, id, None, Some(from), Some(CertificateStatus::Issued), log).await?;
+        crate::lifecycle::finish_reissue(&mut tx, id, log).await?;
         tx.commit().await?;
         Ok(())
     }

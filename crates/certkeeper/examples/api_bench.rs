@@ -53,6 +53,8 @@ fn synthetic_record(account_id: i64, index: usize, now: i64) -> CertificateRecor
         renewal_id: None,
         reissued_from: None,
         reissued_by: None,
+        auto_renew: false,
+        term_ends_at: None,
         created_at,
         updated_at: created_at,
     }

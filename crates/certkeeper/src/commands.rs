@@ -79,7 +79,14 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
 
     let scheduler_stop = Arc::new(tokio::sync::Notify::new());
     let scheduler_stopped = Arc::clone(&scheduler_stop);
-    let scheduler = tokio::spawn(orders.run_scheduler(async move { scheduler_stopped.notified().await }));
+    let scheduler = tokio::spawn(orders.clone().run_scheduler(async move { scheduler_stopped.notified().await }));
+    let renewal_settings = certkeeper_ra::AutoRenewSettings {
+        window: Duration::from_secs(u64::from(effective.settings.renewal.auto_window_days) * 24 * 3600),
+        interval: Duration::from_secs(effective.settings.renewal.check_interval_seconds),
+    };
+    let renewer_stop = Arc::new(tokio::sync::Notify::new());
+    let renewer_stopped = Arc::clone(&renewer_stop);
+    let renewer = tokio::spawn(orders.run_auto_renewal(renewal_settings, async move { renewer_stopped.notified().await }));
 
     let grace = Duration::from_secs(effective.settings.http.shutdown_grace_seconds);
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -102,6 +109,10 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     scheduler_stop.notify_one();
     if let Err(error) = scheduler.await {
         tracing::error!(%error, "the validation scheduler ended abnormally");
+    }
+    renewer_stop.notify_one();
+    if let Err(error) = renewer.await {
+        tracing::error!(%error, "automatic renewal ended abnormally");
     }
     opened.store.close().await;
     tracing::info!("stopped; database closed");

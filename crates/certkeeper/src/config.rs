@@ -50,6 +50,26 @@ pub struct Settings {
     /// Product catalogue; when absent, the built-in default catalogue.
     #[serde(default)]
     pub products: Option<Vec<Product>>,
+    /// Automatic renewal before expiry.
+    #[serde(default)]
+    pub renewal: RenewalSettings,
+}
+
+/// The `[renewal]` section: automatic renewal of certificates with AutoRenewFlag or a
+/// multi-year term.
+///
+/// # Defaults
+/// `auto_window_days = 30`, `check_interval_seconds = 3600`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalSettings {
+    /// Days before notAfter from which a certificate renews itself (1 to 30). A certificate
+    /// whose lifetime is shorter than twice this renews at half its lifetime.
+    #[serde(default = "default_auto_window_days")]
+    pub auto_window_days: u32,
+    /// Seconds between automatic renewal passes.
+    #[serde(default = "default_renewal_check_interval_seconds")]
+    pub check_interval_seconds: u64,
 }
 
 /// The `[ca]` section.
@@ -154,6 +174,25 @@ fn default_shutdown_grace_seconds() -> u64 {
     30
 }
 
+/// 30 days, the window in which the Tencent API offers renewal of a certificate.
+fn default_auto_window_days() -> u32 {
+    30
+}
+
+/// One hour: a renewal window is days long, so hourly passes lose nothing.
+fn default_renewal_check_interval_seconds() -> u64 {
+    3600
+}
+
+impl Default for RenewalSettings {
+    fn default() -> Self {
+        RenewalSettings {
+            auto_window_days: default_auto_window_days(),
+            check_interval_seconds: default_renewal_check_interval_seconds(),
+        }
+    }
+}
+
 impl Default for CaSettings {
     fn default() -> Self {
         CaSettings {
@@ -188,6 +227,7 @@ impl Default for Settings {
             validation: certkeeper_va::ValidationConfig::default(),
             dns_auto: certkeeper_va::DnsAutoConfig::default(),
             products: None,
+            renewal: RenewalSettings::default(),
         }
     }
 }
@@ -294,6 +334,13 @@ impl Settings {
             }
         }
 
+        if !(1..=30).contains(&self.renewal.auto_window_days) {
+            return Err(invalid("renewal.auto_window_days", &self.renewal.auto_window_days.to_string(), "give 1 to 30 days"));
+        }
+        if self.renewal.check_interval_seconds == 0 {
+            return Err(invalid("renewal.check_interval_seconds", "0", "give at least 1 second"));
+        }
+
         let products = self.products.clone().unwrap_or_else(ProductCatalogue::default_products);
         let catalogue = ProductCatalogue::new(products).map_err(|error| ConfigError::Invalid {
             key: "products".to_owned(),
@@ -379,5 +426,22 @@ mod tests {
         let error = parse(products).unwrap_err().to_string();
         assert!(error.contains("validity_days = 500"), "{error}");
         assert!(error.contains("398"), "{error}");
+    }
+
+    #[test]
+    fn renewal_bounds_are_checked() {
+        let effective = parse("").unwrap();
+        assert_eq!(effective.settings.renewal.auto_window_days, 30);
+        assert_eq!(effective.settings.renewal.check_interval_seconds, 3600);
+        let error = parse("[renewal]
+auto_window_days = 31").unwrap_err().to_string();
+        assert!(error.contains("renewal.auto_window_days"), "{error}");
+        assert!(error.contains("1 to 30 days"), "{error}");
+        let error = parse("[renewal]
+check_interval_seconds = 0").unwrap_err().to_string();
+        assert!(error.contains("renewal.check_interval_seconds"), "{error}");
+        let error = parse("[renewal]
+window = 3").unwrap_err().to_string();
+        assert!(error.contains("window"), "{error}");
     }
 }

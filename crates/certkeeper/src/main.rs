@@ -8,6 +8,7 @@ mod commands;
 mod config;
 mod http;
 mod review;
+mod review_orders;
 mod revoke;
 
 use std::path::PathBuf;
@@ -134,6 +135,44 @@ enum ReviewCommand {
         /// Review id.
         id: i64,
         /// Reason shown to the owner in the certificate's status message.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// List and decide organisation managers that wait for verification (status audit).
+    #[command(subcommand)]
+    Managers(DecisionCommand),
+    /// List and decide OV and EV orders whose domains are validated (CA-REVIEWING).
+    #[command(subcommand)]
+    Orders(DecisionCommand),
+}
+
+/// Decisions on managers (by manager id) and on orders (by certificate id).
+#[derive(Debug, Subcommand)]
+enum DecisionCommand {
+    /// List what waits for a decision, oldest first.
+    List {
+        /// Print an array of JSON objects.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one manager with its organisation, or one order with its submitted data.
+    Show {
+        /// Manager id or certificate id.
+        id: String,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve: a manager is verified for 398 days, an order is issued.
+    Approve {
+        /// Manager id or certificate id.
+        id: String,
+    },
+    /// Reject with a reason that is shown to the owner.
+    Reject {
+        /// Manager id or certificate id.
+        id: String,
+        /// Reason shown to the owner.
         #[arg(long, value_name = "TEXT")]
         reason: String,
     },

@@ -1,4 +1,5 @@
-//! `certkeeper review`: list and decide revocation requests that wait for a reviewer.
+//! `certkeeper review`: list and decide revocation requests that wait for a reviewer, and with
+//! `review managers` and `review orders` organisation managers and OV and EV orders.
 //!
 //! Decisions take effect in the database at once; a running server publishes an approved
 //! revocation in its CRL and OCSP responses within about a second.
@@ -17,7 +18,8 @@ const OPERATOR: &str = "operator";
 
 pub async fn run(effective: &Effective, command: ReviewCommand) -> anyhow::Result<()> {
     let opened = bootstrap::open(effective).await?;
-    let revocations = bootstrap::order_service(&opened, effective)?.revocations();
+    let orders = bootstrap::order_service(&opened, effective)?;
+    let revocations = orders.revocations();
     let now = OffsetDateTime::now_utc();
     match command {
         ReviewCommand::List { state, json } => {
@@ -86,6 +88,8 @@ pub async fn run(effective: &Effective, command: ReviewCommand) -> anyhow::Resul
             let review = revocations.reject(id, OPERATOR, reason.trim(), now).await.with_context(|| format!("cannot reject review {id}"))?;
             println!("rejected review {id}: certificate {} is issued again", review.certificate_id);
         }
+        ReviewCommand::Managers(decision) => crate::review_orders::managers(&orders, decision, now).await?,
+        ReviewCommand::Orders(decision) => crate::review_orders::orders(&orders, decision, now).await?,
     }
     opened.store.close().await;
     Ok(())

@@ -63,9 +63,15 @@ pub async fn ca_revoke(effective: &Effective, certificate_id: &str, reason: u8) 
     };
     let detail = format!("ca revoke, reason {reason}");
     let log = LogEntry { actor: "operator", action: "revoked", detail: &detail, at: now };
-    let row = opened.store.revoke_certificate(certificate_id, record.status, &revocation, &log).await?;
+    let shard_of = |serial: &str| SerialNumber::from_hex(serial).map(|serial| i64::from(opened.ca.urls().crl_shard(&serial)));
+    let row = opened.store.revoke_certificate(certificate_id, record.status, &revocation, &log, &shard_of).await?;
     tracing::info!(target: "audit", event = "revoked", certificate_id, serial = %serial_hex, reason, actor = "operator");
     println!("revoked certificate {certificate_id} (serial {}) with reason {}", row.serial, row.reason_code);
+    for reissue in opened.store.reissues_of(certificate_id).await? {
+        if reissue.status == CertificateStatus::Revoked {
+            println!("revoked its reissue {} (serial {})", reissue.id, reissue.serial.as_deref().unwrap_or("none"));
+        }
+    }
     opened.store.close().await;
     Ok(())
 }

@@ -158,7 +158,7 @@ pub fn list_item(record: &CertificateRecord, product: Option<&Product>, now: i64
         "CAEndTimes": Value::Null,
         "CACommonNames": Value::Null,
         "PreAuditInfo": Value::Null,
-        "AutoRenewFlag": 0,
+        "AutoRenewFlag": i64::from(record.auto_renew),
         "HostingStatus": Value::Null,
         "HostingCompleteTime": Value::Null,
         "HostingRenewCertId": Value::Null,

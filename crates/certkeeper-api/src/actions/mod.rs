@@ -8,8 +8,11 @@ mod csr;
 mod deploy;
 pub mod download;
 mod format;
+mod lifecycle;
 mod metadata;
 mod orders;
+mod organizations;
+mod paid;
 mod query;
 mod revoke;
 
@@ -193,6 +196,9 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
     // Without an order service the order actions do not exist, so they return InvalidAction.
     if accepts_orders {
         orders::register(&mut registry);
+        lifecycle::register(&mut registry);
+        organizations::register(&mut registry);
+        paid::register(&mut registry);
     }
     revoke::register(&mut registry);
     registry

@@ -1,6 +1,9 @@
 //! The order actions: ApplyCertificate, CompleteCertificate, CheckCertificateDomainVerification
 //! and CancelCertificateOrder.
 //!
+//! ApplyCertificate with `OldCertificateId` renews that certificate: it must be issued, expire
+//! within 30 days without having expired, have no renewal yet, and be for `DomainName`.
+//!
 //! They run on the [`OrderService`] in [`Services::orders`], and [`super::ssl_actions`]
 //! registers them only when that service is present.
 
@@ -25,6 +28,11 @@ pub const FAILED_OPERATION_STATUS_NOT_ALLOW_VERIFY: &str = "FailedOperation.Cert
 /// The certificate is unknown or no longer an order that can be cancelled.
 pub const FAILED_OPERATION_NOT_FOUND_OR_CANT_CANCEL: &str = "FailedOperation.CertificateNotFoundOrCantCancel";
 
+/// The certificate named by `OldCertificateId` does not expire within 30 days (certkeeper code).
+pub const FAILED_OPERATION_RENEW_NOT_DUE: &str = "FailedOperation.RenewNotAllowed";
+/// The certificate named by `OldCertificateId` already has a renewal (certkeeper code).
+pub const FAILED_OPERATION_ALREADY_RENEWED: &str = "FailedOperation.AlreadyRenewed";
+
 /// State of a validation row whose check has passed.
 const VALIDATION_PASSED: &str = "valid";
 /// `CaCheck` of a domain whose validation has not passed.
@@ -48,6 +56,7 @@ const APPLY_CERTIFICATE: &[&str] = &[
     "PackageId",
     "DeleteDnsAutoRecord",
     "DnsNames",
+    "AutoRenewFlag",
 ];
 
 pub(super) fn register(registry: &mut ActionRegistry<Services>) {
@@ -57,21 +66,21 @@ pub(super) fn register(registry: &mut ActionRegistry<Services>) {
     registry.register("CancelCertificateOrder", &["CertificateId"], cancel_certificate_order);
 }
 
-fn order_service(services: &Services) -> Result<&OrderService, ApiError> {
+pub(super) fn order_service(services: &Services) -> Result<&OrderService, ApiError> {
     services
         .orders
         .as_ref()
         .ok_or_else(|| ApiError::unsupported_operation("this server does not accept certificate orders"))
 }
 
-fn now_of(services: &Services) -> OffsetDateTime {
+pub(super) fn now_of(services: &Services) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(services.now()).unwrap_or_else(|_| OffsetDateTime::now_utc())
 }
 
 /// Maps an order failure to the API error a client can act on. `subject` is the certificate id,
 /// or the domain of an application. Failures the client cannot fix are logged with the request
 /// id and returned as `InternalError`.
-fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiError {
+pub(super) fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiError {
     match error {
         OrderError::Name { value, source } => {
             ApiError::new(INVALID_PARAMETER_DOMAIN_INVALID, format!("invalid DomainName {value:?}: {source}"))
@@ -84,6 +93,16 @@ fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiE
         OrderError::Challenge(source) => ApiError::invalid_parameter("DvAuthMethod", source),
         OrderError::DomainNotInCsr { .. } => ApiError::invalid_parameter("DomainName", error),
         OrderError::NotFound { id } => ApiError::certificate_not_found(&id),
+        OrderError::Uploaded { .. } => ApiError::new(super::revoke::FAILED_OPERATION_INVALID_SOURCE, error.to_string()),
+        OrderError::WrongStatus { .. } | OrderError::Expired { .. } | OrderError::ReissueInProgress { .. } => {
+            ApiError::new(super::revoke::FAILED_OPERATION_INVALID_STATUS, error.to_string())
+        }
+        OrderError::NotDueForRenewal { .. } => ApiError::new(FAILED_OPERATION_RENEW_NOT_DUE, error.to_string()),
+        OrderError::AlreadyRenewed { .. } => ApiError::new(FAILED_OPERATION_ALREADY_RENEWED, error.to_string()),
+        OrderError::RenewalDomainDiffers { .. } => ApiError::invalid_parameter_value("DomainName", error),
+        OrderError::Store(certkeeper_store::StoreError::StatusChanged { .. }) => {
+            ApiError::new(super::revoke::FAILED_OPERATION_INVALID_STATUS, format!("{error}; read it again and retry"))
+        }
         other => {
             tracing::error!(
                 request_id = %ctx.request_id,
@@ -97,12 +116,12 @@ fn order_failure(ctx: &RequestContext, subject: &str, error: OrderError) -> ApiE
     }
 }
 
-/// Reads `DvAuthMethod`: DNS, DNS_AUTO or FILE in any letter case.
-fn read_method(params: &Params) -> Result<ValidationMethod, ApiError> {
-    let text = params.required_string("DvAuthMethod")?;
+/// Reads the validation method parameter `name`: DNS, DNS_AUTO or FILE in any letter case.
+pub(super) fn read_method(params: &Params, name: &str) -> Result<ValidationMethod, ApiError> {
+    let text = params.required_string(name)?;
     match text.parse::<ValidationMethod>() {
         Ok(ValidationMethod::None) | Err(_) => {
-            Err(ApiError::invalid_parameter_value("DvAuthMethod", format!("unknown method {text:?}; use DNS, DNS_AUTO or FILE")))
+            Err(ApiError::invalid_parameter_value(name, format!("unknown method {text:?}; use DNS, DNS_AUTO or FILE")))
         }
         Ok(method) => Ok(method),
     }
@@ -146,7 +165,7 @@ fn read_key_algorithm(params: &Params) -> Result<KeyAlgorithm, ApiError> {
 
 /// Checks and converts the ApplyCertificate parameters. Nothing is stored here.
 fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequest, ApiError> {
-    let method = read_method(params)?;
+    let method = read_method(params, "DvAuthMethod")?;
     let domain = params.required_string("DomainName")?.trim().to_owned();
     let product_id = read_product(params)?;
     let project_id = params.optional_unsigned("ProjectId")?.unwrap_or(0);
@@ -172,11 +191,6 @@ fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequ
             "additional domain names are not supported; apply for one certificate per domain",
         ));
     }
-    // TODO: link renewals to OldCertificateId once the order flow supports renewal.
-    if params.optional_string("OldCertificateId")?.is_some_and(|id| !id.trim().is_empty()) {
-        return Err(ApiError::failed_operation("renewal is not supported yet; apply without OldCertificateId"));
-    }
-
     Ok(ApplyRequest {
         account_id: ctx.account_id,
         domain,
@@ -190,11 +204,34 @@ fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequ
     })
 }
 
+/// Reads `AutoRenewFlag`, a certkeeper extension of ApplyCertificate: 1 renews the certificate
+/// automatically before expiry where its validation needs no one, 0 (the default) does not.
+pub(super) fn read_auto_renew(params: &Params) -> Result<bool, ApiError> {
+    match params.optional_integer("AutoRenewFlag")? {
+        None | Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(other) => Err(ApiError::invalid_parameter_value("AutoRenewFlag", format!("{other} is not a flag; use 0 or 1"))),
+    }
+}
+
 async fn apply_certificate(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
     let orders = order_service(&services)?;
     let request = read_apply_request(&ctx, &params)?;
+    let auto_renew = read_auto_renew(&params)?;
+    let old_id = params.optional_string("OldCertificateId")?.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty());
     let domain = request.domain.clone();
-    let record = orders.apply(request, now_of(&services)).await.map_err(|error| order_failure(&ctx, &domain, error))?;
+    let now = now_of(&services);
+    let result = match &old_id {
+        Some(old_id) => {
+            services.visible_certificate(&ctx, old_id).await?;
+            orders.renew(old_id, request, auto_renew, now).await
+        }
+        None => {
+            let options = certkeeper_ra::OrderOptions { auto_renew, ..Default::default() };
+            orders.apply_with(request, options, now).await
+        }
+    };
+    let record = result.map_err(|error| order_failure(&ctx, &domain, error))?;
     Ok(json!({ "CertificateId": record.id }))
 }
 

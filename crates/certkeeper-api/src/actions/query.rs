@@ -162,12 +162,18 @@ async fn describe_certificate(services: Arc<Services>, ctx: RequestContext, para
     fields.insert("OrderId".into(), Value::String(record.id.clone()));
     fields.insert("DvAuthDetail".into(), dv_auth_detail(&services, &ctx, &record).await?);
     fields.insert("VulnerabilityReport".into(), Value::Null);
-    fields.insert("SubmittedData".into(), Value::Null);
+    fields.insert("SubmittedData".into(), submitted_data(&services, &ctx, &record.id).await?);
     fields.insert("CAEncryptAlgorithms".into(), Value::Null);
     fields.insert("CACommonNames".into(), Value::Null);
     fields.insert("CAEndTimes".into(), Value::Null);
     fields.insert("DvRevokeAuthDetail".into(), json!([]));
     Ok(Value::Object(fields))
+}
+
+/// Returns the data submitted for a paid order as `SubmittedData`, `null` for other certificates.
+async fn submitted_data(services: &Services, ctx: &RequestContext, id: &str) -> Result<Value, ApiError> {
+    let submission = services.store.submission(id).await.map_err(|error| store_failure(ctx, &error))?;
+    Ok(submission.and_then(|row| serde_json::from_str(&row.data).ok()).unwrap_or(Value::Null))
 }
 
 /// Builds `DvAuthDetail` from the validation rows of an order: the first domain's values at the
@@ -293,7 +299,7 @@ async fn describe_certificate_detail(services: Arc<Services>, ctx: RequestContex
     fields.insert("OrderId".into(), Value::String(record.id.clone()));
     fields.insert("DvAuthDetail".into(), dv_auth_detail(&services, &ctx, &record).await?);
     fields.insert("VulnerabilityReport".into(), Value::Null);
-    fields.insert("SubmittedData".into(), Value::Null);
+    fields.insert("SubmittedData".into(), submitted_data(&services, &ctx, &record.id).await?);
     fields.insert("CAEncryptAlgorithms".into(), Value::Null);
     fields.insert("CACommonNames".into(), Value::Null);
     fields.insert("CAEndTimes".into(), Value::Null);

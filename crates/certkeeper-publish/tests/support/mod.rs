@@ -147,6 +147,7 @@ impl TestCa {
                 not_before: now() - time::Duration::hours(1),
                 not_after: now() + time::Duration::days(30),
                 level: ValidationLevel::Dv,
+                subject: None,
             })
             .unwrap();
         std::fs::write(self.path(&format!("{file}.pem")), certkeeper_pki::to_pem("CERTIFICATE", &der)).unwrap();
