@@ -5,6 +5,7 @@
 //! is missing; `scripts/install-test-tools.sh` installs them. Tests never skip.
 
 mod bind9;
+mod documents;
 mod nginx;
 mod process;
 mod service;
@@ -12,6 +13,7 @@ mod tls_site;
 
 pub use bind9::{Bind9, Bind9Builder, TSIG_ALGORITHM, TSIG_KEY_NAME};
 pub use nginx::{Nginx, NginxBuilder};
+pub use documents::pdf_document;
 pub use process::free_port;
 pub use service::{Response, Service};
 pub use tls_site::{TlsSite, TlsSiteBuilder};

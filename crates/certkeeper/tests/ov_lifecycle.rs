@@ -1,10 +1,8 @@
 //! An OV certificate end to end with the Tencent Cloud Python SDK against `certkeeper serve` and
 //! a real BIND9: the order, the organisation, domain validation, the reviewer's decisions with
 //! `certkeeper review`, the download (checked with openssl and pkilint), a reissue, and the
-//! revocation of the original, which revokes the reissue too (seen in OCSP).
-//!
-//! The product revokes by confirmation letter, which the API does not accept yet, so the
-//! original is revoked with the operator command `certkeeper ca revoke`.
+//! revocation of the original with a signed confirmation letter and a reviewer's approval, which
+//! revokes the reissue too (seen in OCSP).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use certkeeper_testkit::{Bind9, Service};
+use certkeeper_testkit::{Bind9, Service, pdf_document};
 use serde_json::{Value, json};
 
 const DOMAIN: &str = "shop.example.test";
@@ -284,9 +282,20 @@ fn ov_order_review_reissue_and_revoke() {
     // The reissue cannot be revoked on its own; revoking the original revokes both.
     let direct = setup.call(&alice, "RevokeCertificate", json!({ "CertificateId": reissue }));
     assert!(direct["Error"]["Message"].as_str().unwrap_or("").contains(&id), "{direct}");
-    let (ok, stdout, stderr) = setup.cli(&["ca", "revoke", "--certificate", &id, "--reason", "1"]);
+    let requested = setup.call(&alice, "RevokeCertificate", json!({ "CertificateId": id, "Reason": "key leaked", "ReasonCode": 1 }));
+    assert_eq!(requested["RevokeDomainValidateAuths"], json!([]), "{requested}");
+    assert_eq!(setup.describe(&alice, &id)["Status"], json!(12), "the OV product waits for a letter");
+    let letter = base64::engine::general_purpose::STANDARD.encode(pdf_document(4096));
+    let uploaded = setup.call(&alice, "UploadRevokeLetter", json!({ "CertificateId": id, "RevokeLetter": letter }));
+    assert_eq!(uploaded["IsSuccess"], json!(true), "{uploaded}");
+    let (ok, listed, stderr) = setup.cli(&["review", "list", "--state", "pending", "--json"]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains(&format!("revoked its reissue {reissue}")), "{stdout}");
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed[0]["kind"], json!("revoke-letter"), "{listed}");
+    let review_id = listed[0]["id"].as_i64().unwrap_or_else(|| panic!("{listed}")).to_string();
+    let (ok, stdout, stderr) = setup.cli(&["review", "approve", &review_id]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("revoked"), "{stdout}");
     for (certificate, name) in [(&id, "original"), (&reissue, "reissue")] {
         assert_eq!(setup.describe(&alice, certificate)["Status"], json!(10), "{certificate}");
         let revoked = setup.wait_for_ocsp(name, "revoked");

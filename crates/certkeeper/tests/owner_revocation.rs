@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use certkeeper_testkit::{Bind9, Service, TlsSite};
+use certkeeper_testkit::{Bind9, Service, TlsSite, pdf_document};
 use serde_json::{Value, json};
 
 const DOMAIN: &str = "www.example.test";
@@ -380,20 +380,6 @@ fn sign_with_cli(setup: &Setup, name: &str, product: &str) -> String {
     stderr.split("issued certificate ").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("certificate id").to_owned()
 }
 
-/// A small but complete PDF document: a header, one empty page, a cross-reference table and
-/// the end-of-file marker, padded with a comment to `len` bytes.
-fn pdf_letter(len: usize) -> Vec<u8> {
-    let body = "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n\
-                3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n";
-    let tail = "xref\n0 4\n0000000000 65535 f \ntrailer << /Size 4 /Root 1 0 R >>\nstartxref\n0\n%%EOF\n";
-    let mut content = body.as_bytes().to_vec();
-    content.push(b'%');
-    content.resize(len - tail.len() - 1, b'x');
-    content.push(b'\n');
-    content.extend_from_slice(tail.as_bytes());
-    content
-}
-
 fn base64_of(content: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(content)
 }
@@ -419,7 +405,7 @@ fn confirmation_letter_approval_survives_sigkill() {
     let template = setup.service().get("/templates/revocation-letter.txt");
     let template = String::from_utf8_lossy(&template.body).into_owned();
     assert!(template.starts_with("CERTIFICATE REVOCATION CONFIRMATION LETTER"), "{template}");
-    let early = setup.call(&admin, "UploadRevokeLetter", json!({ "CertificateId": &id, "RevokeLetter": base64_of(&pdf_letter(4096)) }));
+    let early = setup.call(&admin, "UploadRevokeLetter", json!({ "CertificateId": &id, "RevokeLetter": base64_of(&pdf_document(4096)) }));
     assert_eq!(error_code(&early), "FailedOperation.InvalidCertificateStatusCode", "{early}");
     assert!(error_message(&early).contains("needs no revocation letter"), "{early}");
 
@@ -437,9 +423,9 @@ fn confirmation_letter_approval_survives_sigkill() {
     let gif = [b"GIF89a".as_slice(), &[0u8; 2000], b";"].concat();
     for (letter, code) in [
         (base64_of(&gif), "FailedOperation.InvalidConfirmLetterFormat"),
-        (base64_of(&pdf_letter(4096)[..3000]), "FailedOperation.InvalidConfirmLetterFormat"),
-        (base64_of(&pdf_letter(600)), "FailedOperation.ConfirmLetterTooSmall"),
-        (base64_of(&pdf_letter(1_500_000)), "FailedOperation.ConfirmLetterTooLarge"),
+        (base64_of(&pdf_document(4096)[..3000]), "FailedOperation.InvalidConfirmLetterFormat"),
+        (base64_of(&pdf_document(600)), "FailedOperation.ConfirmLetterTooSmall"),
+        (base64_of(&pdf_document(1_500_000)), "FailedOperation.ConfirmLetterTooLarge"),
         ("not base64!".to_owned(), "InvalidParameterValue"),
     ] {
         let refused = setup.call(&admin, "UploadRevokeLetter", json!({ "CertificateId": &id, "RevokeLetter": letter }));
@@ -453,7 +439,7 @@ fn confirmation_letter_approval_survives_sigkill() {
     assert_eq!(error_code(&refused), "FailedOperation.InvalidCertificateStatusCode", "{refused}");
     assert!(error_message(&refused).contains("no confirmation letter yet"), "{refused}");
 
-    let letter = pdf_letter(8192);
+    let letter = pdf_document(8192);
     let uploaded = setup.call(&admin, "UploadRevokeLetter", json!({ "CertificateId": &id, "RevokeLetter": base64_of(&letter) }));
     assert_eq!(uploaded["IsSuccess"], true, "{uploaded}");
     assert_eq!(setup.describe(&admin, &id)["Status"], 9);
