@@ -9,6 +9,11 @@ use crate::key::KeyAlgorithm;
 /// §6.3.2 for certificates issued after 2020-09-01).
 pub const MAX_VALIDITY_DAYS: u32 = 398;
 
+/// Validity of the default catalogue's paid certificates, in days. The Baseline Requirements
+/// allow at most 200 days for certificates issued from 2026-03-15 (pkilint checks it); longer
+/// terms are served as consecutive certificates.
+pub const PAID_VALIDITY_DAYS: u32 = 199;
+
 /// Validation level of a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -212,13 +217,13 @@ impl ProductCatalogue {
         let sm2 = vec![Sm2];
         vec![
             product(FREE_DV_PRODUCT_ID, "Free DV", ValidationLevel::Dv, &free_keys, 90, RevocationPolicy::DomainValidation, true),
-            product(1, "DV", ValidationLevel::Dv, &standard_keys, 365, RevocationPolicy::DomainValidation, false),
-            product(2, "OV", ValidationLevel::Ov, &standard_keys, 365, RevocationPolicy::ConfirmationLetter, false),
-            product(3, "EV", ValidationLevel::Ev, &standard_keys, 365, RevocationPolicy::ConfirmationLetter, false),
-            product(4, "DV Reviewed", ValidationLevel::Dv, &standard_keys, 365, RevocationPolicy::ReviewOnly, false),
-            product(20, "SM2 DV", ValidationLevel::Dv, &sm2, 365, RevocationPolicy::ReviewOnly, false),
-            product(21, "SM2 OV", ValidationLevel::Ov, &sm2, 365, RevocationPolicy::ApplicationForm, false),
-            product(22, "SM2 EV", ValidationLevel::Ev, &sm2, 365, RevocationPolicy::ApplicationForm, false),
+            product(1, "DV", ValidationLevel::Dv, &standard_keys, PAID_VALIDITY_DAYS, RevocationPolicy::DomainValidation, false),
+            product(2, "OV", ValidationLevel::Ov, &standard_keys, PAID_VALIDITY_DAYS, RevocationPolicy::ConfirmationLetter, false),
+            product(3, "EV", ValidationLevel::Ev, &standard_keys, PAID_VALIDITY_DAYS, RevocationPolicy::ConfirmationLetter, false),
+            product(4, "DV Reviewed", ValidationLevel::Dv, &standard_keys, PAID_VALIDITY_DAYS, RevocationPolicy::ReviewOnly, false),
+            product(20, "SM2 DV", ValidationLevel::Dv, &sm2, PAID_VALIDITY_DAYS, RevocationPolicy::ReviewOnly, false),
+            product(21, "SM2 OV", ValidationLevel::Ov, &sm2, PAID_VALIDITY_DAYS, RevocationPolicy::ApplicationForm, false),
+            product(22, "SM2 EV", ValidationLevel::Ev, &sm2, PAID_VALIDITY_DAYS, RevocationPolicy::ApplicationForm, false),
         ]
     }
 }
