@@ -4,6 +4,7 @@
 //! current time in, so every rule here can be tested with fixed instants.
 
 pub mod certificate;
+pub mod expiry;
 pub mod key;
 pub mod name;
 pub mod product;
@@ -11,6 +12,7 @@ pub mod serial;
 pub mod status;
 
 pub use certificate::{CertificateRecord, CertificateSource, ValidationMethod};
+pub use expiry::{ExpiryThresholds, ThresholdError};
 pub use key::KeyAlgorithm;
 pub use name::{DnsName, NameError, normalize_names};
 pub use product::{Product, ProductCatalogue, ProductError, RevocationPolicy, ValidationLevel};
