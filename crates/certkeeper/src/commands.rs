@@ -67,9 +67,11 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     let publisher_task = tokio::spawn(Arc::clone(&publisher).run());
     let watcher_stop = Arc::new(tokio::sync::Notify::new());
     let watcher_stopped = Arc::clone(&watcher_stop);
+    let notify = certkeeper_notify::NotifyService::new(opened.store.clone(), effective.settings.notify.clone())?;
     let watcher = tokio::spawn(crate::revoke::watch_revocations(
         opened.store.clone(),
         Arc::clone(&publisher),
+        notify.notifier.clone(),
         async move { watcher_stopped.notified().await },
     ));
     let listener = tokio::net::TcpListener::bind(effective.listen)
@@ -80,6 +82,10 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     let scheduler_stop = Arc::new(tokio::sync::Notify::new());
     let scheduler_stopped = Arc::clone(&scheduler_stop);
     let scheduler = tokio::spawn(orders.run_scheduler(async move { scheduler_stopped.notified().await }));
+
+    let runner_stop = Arc::new(tokio::sync::Notify::new());
+    let runner_stopped = Arc::clone(&runner_stop);
+    let runner = tokio::spawn(notify.runner.run(async move { runner_stopped.notified().await }));
 
     let grace = Duration::from_secs(effective.settings.http.shutdown_grace_seconds);
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -102,6 +108,10 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     scheduler_stop.notify_one();
     if let Err(error) = scheduler.await {
         tracing::error!(%error, "the validation scheduler ended abnormally");
+    }
+    runner_stop.notify_one();
+    if let Err(error) = runner.await {
+        tracing::error!(%error, "the job runner ended abnormally");
     }
     opened.store.close().await;
     tracing::info!("stopped; database closed");

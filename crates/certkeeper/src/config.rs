@@ -50,6 +50,9 @@ pub struct Settings {
     /// Product catalogue; when absent, the built-in default catalogue.
     #[serde(default)]
     pub products: Option<Vec<Product>>,
+    /// Expiry notices, email and webhook channels, and the job runner's retry schedule.
+    #[serde(default)]
+    pub notify: certkeeper_notify::NotifyConfig,
 }
 
 /// The `[ca]` section.
@@ -188,6 +191,7 @@ impl Default for Settings {
             validation: certkeeper_va::ValidationConfig::default(),
             dns_auto: certkeeper_va::DnsAutoConfig::default(),
             products: None,
+            notify: certkeeper_notify::NotifyConfig::default(),
         }
     }
 }
@@ -300,6 +304,7 @@ impl Settings {
             value: String::new(),
             fix: error.to_string(),
         })?;
+        self.notify.validate().map_err(|error| ConfigError::Invalid { key: error.key, value: error.value, fix: error.fix })?;
         let master_key_file = ca.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"));
         let caa_identities = if ca.caa_identities.is_empty() {
             vec![url_host(&public_url).to_ascii_lowercase()]

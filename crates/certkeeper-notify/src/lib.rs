@@ -1,0 +1,80 @@
+//! Notifications for certkeeper and the runner of durable jobs.
+//!
+//! Flows call [`Notifier::enqueue`] with an [`Event`]; it writes one job per channel (email over
+//! SMTP, and a signed JSON POST per webhook URL) to the jobs table. The [`JobRunner`] of
+//! `certkeeper serve` delivers them with retries and backoff, and runs the periodic
+//! [`ExpiryScanner`]. All state lives in the database, so a restart loses nothing, and several
+//! processes sharing a database run each job once.
+
+pub mod channels;
+pub mod config;
+pub mod event;
+pub mod expiry;
+pub mod notifier;
+pub mod runner;
+
+use std::sync::Arc;
+
+use certkeeper_store::Store;
+
+pub use channels::{ChannelError, verify_webhook_signature, webhook_signature};
+pub use config::{NotifyConfig, NotifyConfigError, Secret, SmtpConfig, SmtpSecurity, WebhookConfig};
+pub use event::{Event, EventKind};
+pub use expiry::{ExpiryScanner, KIND_EXPIRY_SCAN, ScanReport};
+pub use notifier::{KIND_EMAIL, KIND_WEBHOOK, Notifier, NotifyError};
+pub use runner::{JobHandler, JobRunner, RunnerSettings};
+
+/// The notifier, the expiry scanner and a runner with their handlers, as `serve` runs them.
+pub struct NotifyService {
+    pub notifier: Notifier,
+    pub scanner: ExpiryScanner,
+    pub runner: JobRunner,
+}
+
+impl NotifyService {
+    /// Validates the configuration and builds the runner with the delivery and expiry-scan
+    /// handlers and an expiry scan every `scan_interval`.
+    pub fn new(store: Store, config: NotifyConfig) -> Result<Self, NotifyStartError> {
+        let defaults = config.validate()?;
+        let notifier = Notifier::new(store.clone(), config)?;
+        let scanner = ExpiryScanner::new(notifier.clone(), defaults);
+        let settings = RunnerSettings {
+            poll_interval: notifier.config().poll_interval,
+            lease: notifier.config().lease,
+            backoff: notifier.backoff(),
+            max_attempts: i64::from(notifier.config().max_attempts),
+        };
+        let mut runner = JobRunner::new(store, settings);
+        let deliverer = notifier.clone();
+        let delivery: JobHandler = Arc::new(move |job, now| {
+            let notifier = deliverer.clone();
+            Box::pin(async move { notifier.deliver(&job, now).await.map_err(|error| error.to_string()) })
+        });
+        runner.handle(KIND_EMAIL, Arc::clone(&delivery));
+        runner.handle(KIND_WEBHOOK, delivery);
+        let expiry = scanner.clone();
+        runner.handle(
+            KIND_EXPIRY_SCAN,
+            Arc::new(move |_job, now| {
+                let scanner = expiry.clone();
+                Box::pin(async move {
+                    let report = scanner.scan(now).await.map_err(|error| error.to_string())?;
+                    tracing::info!(candidates = report.candidates, notices = report.notices, "expiry scan finished");
+                    Ok(())
+                })
+            }),
+        );
+        runner.every(KIND_EXPIRY_SCAN, notifier.config().scan_interval);
+        Ok(NotifyService { notifier, scanner, runner })
+    }
+}
+
+/// Error of [`NotifyService::new`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifyStartError {
+    #[error(transparent)]
+    Config(#[from] NotifyConfigError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+}
