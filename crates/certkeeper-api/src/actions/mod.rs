@@ -9,6 +9,7 @@ mod deploy;
 pub mod download;
 mod format;
 mod metadata;
+mod notify;
 mod orders;
 mod query;
 mod revoke;
@@ -187,6 +188,7 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
     let mut registry = ActionRegistry::new(services);
     query::register(&mut registry);
     metadata::register(&mut registry);
+    notify::register(&mut registry);
     download::register(&mut registry);
     csr::register(&mut registry);
     deploy::register(&mut registry);
