@@ -268,6 +268,11 @@ impl WebhookConfig {
     }
 }
 
+/// Returns true when `text` is a plain email address such as `ops@example.com`.
+pub fn is_email_address(text: &str) -> bool {
+    text.parse::<lettre::Address>().is_ok()
+}
+
 fn is_loopback_host(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())

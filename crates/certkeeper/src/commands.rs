@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(command) => accounts::run_account(&effective, command).await,
         Command::Key(command) => accounts::run_key(&effective, command).await,
         Command::Review(command) => crate::review::run(&effective, command).await,
+        Command::Notify(command) => crate::notify::run(&effective, command).await,
         Command::Client(args) => client::run(args).await,
     }
 }
