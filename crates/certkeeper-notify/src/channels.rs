@@ -123,8 +123,8 @@ impl WebhookChannel {
 
     /// Posts the event to `url`; any status other than 2xx is an error.
     pub async fn send(&self, url: &str, event: &Event, now: i64) -> Result<(), ChannelError> {
-        let shown = redact_url(url);
-        let body = serde_json::to_vec(event).map_err(|error| ChannelError::Webhook { url: shown.clone(), detail: error.to_string() })?;
+        let redacted = redact_url(url);
+        let body = serde_json::to_vec(event).map_err(|error| ChannelError::Webhook { url: redacted.clone(), detail: error.to_string() })?;
         let signature = sign_with(&self.key, now, &body);
         let response = self
             .client
@@ -137,10 +137,10 @@ impl WebhookChannel {
             .body(body)
             .send()
             .await
-            .map_err(|error| ChannelError::Webhook { url: shown.clone(), detail: error.to_string() })?;
+            .map_err(|error| ChannelError::Webhook { url: redacted.clone(), detail: error.to_string() })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(ChannelError::WebhookStatus { url: shown, status: status.as_u16() });
+            return Err(ChannelError::WebhookStatus { url: redacted, status: status.as_u16() });
         }
         Ok(())
     }

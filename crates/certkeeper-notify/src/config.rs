@@ -31,7 +31,7 @@ pub struct NotifyConfig {
     /// Delay after the first failed attempt; it doubles with each further failure.
     #[serde(default = "default_retry_base", with = "humantime_serde")]
     pub retry_base: Duration,
-    /// Longest delay between two attempts.
+    /// Maximum delay between two attempts.
     #[serde(default = "default_retry_max", with = "humantime_serde")]
     pub retry_max: Duration,
     /// How long a claimed job stays leased to this process. A job still running when its lease
@@ -106,7 +106,7 @@ pub struct WebhookConfig {
 /// Shortest webhook secret accepted, in bytes.
 pub const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
 
-/// The thresholds of many commercial CAs' reminder mails.
+/// Five reminders that come closer together as expiry nears; each account may set its own.
 fn default_expiry_thresholds() -> Vec<u32> {
     certkeeper_core::expiry::DEFAULT_THRESHOLDS.to_vec()
 }
@@ -121,7 +121,7 @@ fn default_poll_interval() -> Duration {
     Duration::from_secs(1)
 }
 
-/// Ten attempts with doubling delays from 30 s, capped at one hour, span about five hours.
+/// Ten attempts with doubling delays from 30 s, capped at one hour, span about three hours.
 fn default_max_attempts() -> u32 {
     10
 }

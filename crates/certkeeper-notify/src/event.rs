@@ -135,6 +135,27 @@ impl Event {
         }
     }
 
+    /// Builds a reminder that review `review_id` has waited since `created_at`. Its id is
+    /// `review:<review id>:reminder:<whole days waited>`, so each review gets at most one
+    /// reminder per day.
+    pub fn review_reminder(review_id: i64, certificate_id: &str, kind: &str, created_at: i64, now: i64) -> Event {
+        let days = (now - created_at).div_euclid(86_400);
+        Event {
+            id: format!("review:{review_id}:reminder:{days}"),
+            kind: EventKind::ReviewReminder,
+            occurred_at: now,
+            account_id: None,
+            certificate_id: Some(certificate_id.to_owned()),
+            subject: format!("Review {review_id} of certificate {certificate_id} is waiting"),
+            text: format!(
+                "Review {review_id} ({kind}) of certificate {certificate_id} has waited since {} for a decision.\n\
+                 Decide it with `certkeeper review approve {review_id}` or `certkeeper review reject {review_id} --reason TEXT`.\n",
+                utc_text(created_at)
+            ),
+            data: serde_json::json!({ "review_id": review_id, "review_kind": kind, "waiting_since": rfc3339(created_at) }),
+        }
+    }
+
     /// Builds the event of a review decision. Its id is `review:<review id>:decided`.
     pub fn review_decided(review_id: i64, certificate_id: &str, account_id: Option<i64>, approved: bool, reason: &str, at: i64) -> Event {
         let decision = if approved { "approved" } else { "rejected" };

@@ -12,6 +12,10 @@ use crate::notifier::{Notifier, NotifyError};
 /// Job kind of an expiry scan.
 pub const KIND_EXPIRY_SCAN: &str = "expiry-scan";
 
+/// Notices recorded per transaction. Each commit waits for an fsync, so a backlog (the first
+/// scan after an import, or after a long outage) is written in batches instead of one by one.
+const NOTICES_PER_TRANSACTION: usize = 500;
+
 /// Counts of one scan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ScanReport {
@@ -63,6 +67,7 @@ impl ExpiryScanner {
             .collect();
 
         let mut report = ScanReport { candidates: candidates.len(), notices: 0 };
+        let mut batch = Vec::new();
         for candidate in &candidates {
             let account_thresholds = candidate.account_id.and_then(|id| thresholds.get(&id)).unwrap_or(&self.defaults);
             let left = days_left(candidate.not_after, now);
@@ -89,17 +94,16 @@ impl ExpiryScanner {
                     days_left: left,
                     not_after: candidate.not_after,
                 };
-                if store.record_expiry_notice(&record, &jobs, now).await?.is_some() {
-                    report.notices += 1;
-                    tracing::info!(
-                        certificate_id = %candidate.certificate_id,
-                        threshold_days = threshold,
-                        days_left = left,
-                        deliveries = jobs.len(),
-                        "expiry notice recorded"
-                    );
+                tracing::debug!(certificate_id = %candidate.certificate_id, threshold_days = threshold, days_left = left, "expiry notice due");
+                batch.push((record, jobs));
+                if batch.len() == NOTICES_PER_TRANSACTION {
+                    report.notices += store.record_expiry_notices(&batch, now).await?;
+                    batch.clear();
                 }
             }
+        }
+        if !batch.is_empty() {
+            report.notices += store.record_expiry_notices(&batch, now).await?;
         }
         Ok(report)
     }

@@ -21,7 +21,7 @@ pub use channels::{ChannelError, verify_webhook_signature, webhook_signature};
 pub use config::{NotifyConfig, NotifyConfigError, Secret, SmtpConfig, SmtpSecurity, WebhookConfig};
 pub use event::{Event, EventKind};
 pub use expiry::{ExpiryScanner, KIND_EXPIRY_SCAN, ScanReport};
-pub use notifier::{KIND_EMAIL, KIND_WEBHOOK, Notifier, NotifyError};
+pub use notifier::{KIND_EMAIL, KIND_REVIEW_REMINDERS, KIND_WEBHOOK, Notifier, NotifyError};
 pub use runner::{JobHandler, JobRunner, RunnerSettings};
 
 /// The notifier, the expiry scanner and a runner with their handlers, as `serve` runs them.
@@ -32,8 +32,8 @@ pub struct NotifyService {
 }
 
 impl NotifyService {
-    /// Validates the configuration and builds the runner with the delivery and expiry-scan
-    /// handlers and an expiry scan every `scan_interval`.
+    /// Validates the configuration and builds the runner with the delivery, expiry-scan and
+    /// review-reminder handlers, and an expiry scan and a reminder check every `scan_interval`.
     pub fn new(store: Store, config: NotifyConfig) -> Result<Self, NotifyStartError> {
         let defaults = config.validate()?;
         let notifier = Notifier::new(store.clone(), config)?;
@@ -45,6 +45,7 @@ impl NotifyService {
             max_attempts: i64::from(notifier.config().max_attempts),
         };
         let mut runner = JobRunner::new(store, settings);
+
         let deliverer = notifier.clone();
         let delivery: JobHandler = Arc::new(move |job, now| {
             let notifier = deliverer.clone();
@@ -52,6 +53,7 @@ impl NotifyService {
         });
         runner.handle(KIND_EMAIL, Arc::clone(&delivery));
         runner.handle(KIND_WEBHOOK, delivery);
+
         let expiry = scanner.clone();
         runner.handle(
             KIND_EXPIRY_SCAN,
@@ -65,6 +67,23 @@ impl NotifyService {
             }),
         );
         runner.every(KIND_EXPIRY_SCAN, notifier.config().scan_interval);
+
+        let reminders = notifier.clone();
+        runner.handle(
+            KIND_REVIEW_REMINDERS,
+            Arc::new(move |_job, now| {
+                let notifier = reminders.clone();
+                Box::pin(async move {
+                    let added = notifier.remind_reviewers(now).await.map_err(|error| error.to_string())?;
+                    if added > 0 {
+                        tracing::info!(added, "review reminders enqueued");
+                    }
+                    Ok(())
+                })
+            }),
+        );
+        runner.every(KIND_REVIEW_REMINDERS, notifier.config().scan_interval);
+
         Ok(NotifyService { notifier, scanner, runner })
     }
 }

@@ -15,6 +15,12 @@ pub const KIND_EMAIL: &str = "notify-email";
 /// Job kind of a webhook delivery.
 pub const KIND_WEBHOOK: &str = "notify-webhook";
 
+/// Job kind of the periodic check for reviews that wait for a decision.
+pub const KIND_REVIEW_REMINDERS: &str = "review-reminders";
+
+/// Wait after which a pending review gets a daily reminder, in seconds (one day).
+const REVIEW_REMINDER_AFTER_SECONDS: i64 = 86_400;
+
 /// Payload of a [`KIND_EMAIL`] job.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EmailDelivery {
@@ -137,6 +143,20 @@ impl Notifier {
         let jobs = self.deliveries(event, &recipients, now)?;
         let added = self.store.enqueue_jobs(&jobs, now).await?;
         tracing::debug!(event_id = %event.id, event_type = event.kind.as_str(), added, "notification enqueued");
+        Ok(added)
+    }
+
+    /// Enqueues a reminder for every pending review that has waited at least a day, at most one
+    /// per review and day, to the default recipients. Returns how many reminders were new.
+    pub async fn remind_reviewers(&self, now: i64) -> Result<usize, NotifyError> {
+        let mut added = 0;
+        for review in self.store.reviews(Some("pending")).await? {
+            if now - review.created_at < REVIEW_REMINDER_AFTER_SECONDS {
+                continue;
+            }
+            let event = Event::review_reminder(review.id, &review.certificate_id, &review.kind, review.created_at, now);
+            added += self.enqueue(&event, now).await?;
+        }
         Ok(added)
     }
 

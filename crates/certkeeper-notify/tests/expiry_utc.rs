@@ -80,7 +80,7 @@ async fn notices_follow_utc_across_the_clock_change() {
     let log = LogEntry { actor: "system", action: "apply", detail: "", at: 0 };
     store.insert_certificate(&record("c1", account, "www.example.test", C1_NOT_AFTER, None), &log).await.unwrap();
     let earlier = NewExpiryNotice { certificate_id: "c1", threshold_days: 30, days_left: 29, not_after: C1_NOT_AFTER };
-    assert!(store.record_expiry_notice(&earlier, &[], 0).await.unwrap().is_some());
+    assert!(store.record_expiry_notice(&earlier, &[], 0).await.unwrap());
 
     let report = scanner.scan(datetime!(2031-03-23 01:29:00 UTC).unix_timestamp()).await.unwrap();
     assert_eq!(report.candidates, 1);

@@ -80,30 +80,42 @@ impl Store {
         Ok(rows.into_iter().map(|(days,)| days).collect())
     }
 
-    /// Records a notice and enqueues its delivery jobs in one transaction. Returns the notice id,
-    /// or `None`, enqueuing nothing, when the notice for this certificate and threshold was
+    /// Records a notice and enqueues its delivery jobs in one transaction. Returns true, or
+    /// false, enqueuing nothing, when the notice for this certificate and threshold was
     /// recorded before (by this process or another).
-    pub async fn record_expiry_notice(&self, notice: &NewExpiryNotice<'_>, deliveries: &[NewJob], at: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn record_expiry_notice(&self, notice: &NewExpiryNotice<'_>, deliveries: &[NewJob], at: i64) -> Result<bool, StoreError> {
+        let recorded = self.record_expiry_notices(&[(notice.clone(), deliveries.to_vec())], at).await?;
+        Ok(recorded == 1)
+    }
+
+    /// Records notices with their delivery jobs, all in one transaction, and returns how many
+    /// were new. The jobs of a notice recorded before (by this process or another) are not
+    /// enqueued.
+    pub async fn record_expiry_notices(&self, notices: &[(NewExpiryNotice<'_>, Vec<NewJob>)], at: i64) -> Result<usize, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO expiry_notices (certificate_id, threshold_days, days_left, not_after, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (certificate_id, threshold_days) DO NOTHING RETURNING id",
-        )
-        .bind(notice.certificate_id)
-        .bind(notice.threshold_days)
-        .bind(notice.days_left)
-        .bind(notice.not_after)
-        .bind(at)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((id,)) = inserted else {
-            return Ok(None);
-        };
-        for job in deliveries {
-            enqueue_job_in(&mut tx, job, at).await?;
+        let mut recorded = 0;
+        for (notice, deliveries) in notices {
+            let inserted: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO expiry_notices (certificate_id, threshold_days, days_left, not_after, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (certificate_id, threshold_days) DO NOTHING RETURNING id",
+            )
+            .bind(notice.certificate_id)
+            .bind(notice.threshold_days)
+            .bind(notice.days_left)
+            .bind(notice.not_after)
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if inserted.is_none() {
+                continue;
+            }
+            recorded += 1;
+            for job in deliveries {
+                enqueue_job_in(&mut tx, job, at).await?;
+            }
         }
         tx.commit().await?;
-        Ok(Some(id))
+        Ok(recorded)
     }
 
     /// Enqueues several jobs in one transaction and returns how many were new.
