@@ -41,8 +41,8 @@ fn record(id: &str, account_id: i64, domain: &str, not_after: i64, der: Option<V
     }
 }
 
-/// A configuration with an SMTP server, so that notices get email jobs to inspect. The jobs
-/// are never run here.
+/// Builds a configuration with an SMTP server, so that notices get email jobs to inspect. The
+/// jobs are never run here.
 fn config() -> NotifyConfig {
     let text = "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"plain\"\nfrom = \"pki@example.test\"\nto = [\"ops@example.test\"]\n";
     toml::from_str(text).unwrap()

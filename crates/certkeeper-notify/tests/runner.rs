@@ -25,7 +25,7 @@ struct Received {
     body: serde_json::Value,
 }
 
-/// Starts a receiver that answers 503 to the first `failures` requests and 204 afterwards.
+/// Starts a receiver that returns 503 to the first `failures` requests and 204 afterwards.
 async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let calls = Arc::new(AtomicUsize::new(0));

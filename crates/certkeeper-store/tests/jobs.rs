@@ -2,13 +2,14 @@
 //! workers and processes on one SQLite file.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use certkeeper_store::{Backoff, FailOutcome, JOB_DEAD, JOB_DONE, JOB_QUEUED, NewJob, Store};
 
 const CHILD_DATABASE_ENV: &str = "CERTKEEPER_JOBS_CHILD_DATABASE";
 const CHILD_OWNER_ENV: &str = "CERTKEEPER_JOBS_CHILD_OWNER";
+const CHILD_BARRIER_ENV: &str = "CERTKEEPER_JOBS_CHILD_BARRIER";
 const JOB_COUNT: usize = 300;
 const BACKOFF: Backoff = Backoff { base_seconds: 30, max_seconds: 600 };
 
@@ -149,6 +150,7 @@ async fn two_processes_never_share_a_job() {
             .args(["--exact", "child_worker", "--ignored", "--nocapture", "--test-threads", "1"])
             .env(CHILD_DATABASE_ENV, &path)
             .env(CHILD_OWNER_ENV, owner)
+            .env(CHILD_BARRIER_ENV, dir.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("starting a child worker process")
@@ -175,6 +177,20 @@ async fn child_worker() {
     let path = std::env::var_os(CHILD_DATABASE_ENV).expect("the database path of the parent test");
     let owner = std::env::var(CHILD_OWNER_ENV).expect("the worker name of the parent test");
     let store = open(Path::new(&path)).await;
+
+    // Start claiming only once both workers have opened the store, so that they compete.
+    let barrier = PathBuf::from(std::env::var_os(CHILD_BARRIER_ENV).expect("the barrier directory of the parent test"));
+    std::fs::write(barrier.join(format!("{owner}.ready")), b"").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = std::fs::read_dir(&barrier).unwrap().filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "ready")).count();
+        if ready == 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the other worker process did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+
     for id in drain(&store, &owner, 5).await {
         println!("completed {id}");
     }
@@ -188,7 +204,8 @@ async fn assert_each_job_once(store: &Store, a: &[i64], b: &[i64]) {
     assert_eq!(second.len(), b.len(), "worker b completed a job twice");
     assert!(first.is_disjoint(&second), "both workers completed {:?}", first.intersection(&second).collect::<Vec<_>>());
     assert_eq!(first.len() + second.len(), JOB_COUNT);
-    assert!(!first.is_empty() && !second.is_empty(), "one worker took every job: a {}, b {}", a.len(), b.len());
+    assert!(!first.is_empty(), "worker b took every job");
+    assert!(!second.is_empty(), "worker a took every job");
     for row in store.jobs_of_kind("test").await.unwrap() {
         assert_eq!(row.state, JOB_DONE, "job {}", row.id);
         assert_eq!(row.attempts, 1, "job {} was claimed more than once", row.id);

@@ -1,7 +1,7 @@
-//! Expiry notices end to end: `certkeeper serve` sends exactly one email per threshold to a real
+//! Expiry notices end to end. `certkeeper serve` sends exactly one email per threshold to a real
 //! SMTP server (aiosmtpd from the virtualenv) and one signed webhook per threshold to a receiver
-//! started by the test, while the SMTP server is first down, across a restart, and with two
-//! servers sharing the database.
+//! started by the test. The SMTP server is down during the first run, and two servers share the
+//! database after the restart.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -182,7 +182,7 @@ fn threshold_of(text: &str) -> u32 {
 }
 
 #[test]
-fn one_email_per_threshold_across_restart_and_two_servers() {
+fn one_email_per_threshold_across_restarts() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let data_dir = dir.join("data");
