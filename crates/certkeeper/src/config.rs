@@ -375,6 +375,21 @@ mod tests {
     }
 
     #[test]
+    fn notify_section_is_checked_and_masked() {
+        let error = parse("[notify]\nscan_intervall = \"1h\"").unwrap_err().to_string();
+        assert!(error.contains("scan_intervall"), "{error}");
+        let error = parse("[notify]\nexpiry_thresholds = [500]").unwrap_err().to_string();
+        assert!(error.contains("notify.expiry_thresholds"), "{error}");
+
+        let text = "[notify.smtp]\nhost = \"mail.example.com\"\nfrom = \"pki@example.com\"\nusername = \"pki\"\npassword = \"smtp-password-value\"\n\
+                    [notify.webhook]\nurls = [\"https://hooks.example.com/certkeeper\"]\nsecret = \"webhook-secret-value\"\n";
+        let printed = parse(text).unwrap().to_toml();
+        assert!(!printed.contains("smtp-password-value"), "{printed}");
+        assert!(!printed.contains("webhook-secret-value"), "{printed}");
+        assert!(printed.contains("[notify.smtp]"), "{printed}");
+    }
+
+    #[test]
     fn impossible_values_are_rejected() {
         let error = parse("[ca]\nkey_algorithm = \"dsa\"").unwrap_err().to_string();
         assert!(error.contains("dsa"), "{error}");
