@@ -21,8 +21,11 @@ pub use channels::{ChannelError, verify_webhook_signature, webhook_signature};
 pub use config::{NotifyConfig, NotifyConfigError, Secret, SmtpConfig, SmtpSecurity, WebhookConfig};
 pub use event::{Event, EventKind};
 pub use expiry::{ExpiryScanner, KIND_EXPIRY_SCAN, ScanReport};
-pub use notifier::{KIND_EMAIL, KIND_REVIEW_REMINDERS, KIND_WEBHOOK, Notifier, NotifyError};
+pub use notifier::{KIND_EMAIL, KIND_REVIEW_EVENTS, KIND_WEBHOOK, Notifier, NotifyError};
 pub use runner::{JobHandler, JobRunner, RunnerSettings};
+
+/// Time between checks for decided and waiting reviews.
+const REVIEW_EVENTS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The notifier, the expiry scanner and a runner with their handlers, as `serve` runs them.
 pub struct NotifyService {
@@ -32,8 +35,9 @@ pub struct NotifyService {
 }
 
 impl NotifyService {
-    /// Validates the configuration and builds the runner with the delivery, expiry-scan and
-    /// review-reminder handlers, and an expiry scan and a reminder check every `scan_interval`.
+    /// Validates the configuration and builds the runner with its handlers: deliveries, an
+    /// expiry scan every `scan_interval`, and a check for decided and waiting reviews every
+    /// minute.
     pub fn new(store: Store, config: NotifyConfig) -> Result<Self, NotifyStartError> {
         let defaults = config.validate()?;
         let notifier = Notifier::new(store.clone(), config)?;
@@ -68,21 +72,22 @@ impl NotifyService {
         );
         runner.every(KIND_EXPIRY_SCAN, notifier.config().scan_interval);
 
-        let reminders = notifier.clone();
+        let reviews = notifier.clone();
         runner.handle(
-            KIND_REVIEW_REMINDERS,
+            KIND_REVIEW_EVENTS,
             Arc::new(move |_job, now| {
-                let notifier = reminders.clone();
+                let notifier = reviews.clone();
                 Box::pin(async move {
-                    let added = notifier.remind_reviewers(now).await.map_err(|error| error.to_string())?;
-                    if added > 0 {
-                        tracing::info!(added, "review reminders enqueued");
+                    let decisions = notifier.notify_decisions(now).await.map_err(|error| error.to_string())?;
+                    let reminders = notifier.remind_reviewers(now).await.map_err(|error| error.to_string())?;
+                    if decisions + reminders > 0 {
+                        tracing::info!(decisions, reminders, "review notifications enqueued");
                     }
                     Ok(())
                 })
             }),
         );
-        runner.every(KIND_REVIEW_REMINDERS, notifier.config().scan_interval);
+        runner.every(KIND_REVIEW_EVENTS, REVIEW_EVENTS_INTERVAL);
 
         Ok(NotifyService { notifier, scanner, runner })
     }

@@ -15,8 +15,12 @@ pub const KIND_EMAIL: &str = "notify-email";
 /// Job kind of a webhook delivery.
 pub const KIND_WEBHOOK: &str = "notify-webhook";
 
-/// Job kind of the periodic check for reviews that wait for a decision.
-pub const KIND_REVIEW_REMINDERS: &str = "review-reminders";
+/// Job kind of the periodic check for decided reviews and for reviews that wait for a decision.
+pub const KIND_REVIEW_EVENTS: &str = "review-events";
+
+/// How far back a check looks for decided reviews, in seconds (one day). It must stay below the
+/// seven days after which finished jobs, and so their de-duplication keys, are deleted.
+const DECISION_LOOKBACK_SECONDS: i64 = 86_400;
 
 /// Wait after which a pending review gets a daily reminder, in seconds (one day).
 const REVIEW_REMINDER_AFTER_SECONDS: i64 = 86_400;
@@ -155,6 +159,22 @@ impl Notifier {
                 continue;
             }
             let event = Event::review_reminder(review.id, &review.certificate_id, &review.kind, review.created_at, now);
+            added += self.enqueue(&event, now).await?;
+        }
+        Ok(added)
+    }
+
+    /// Enqueues a `review.decided` event for every review decided within the last day, once per
+    /// review, however it was decided (CLI or API). Returns how many were new.
+    // NOTE: a decision older than a day when the first server checks (all servers down for a
+    // day) is not notified.
+    pub async fn notify_decisions(&self, now: i64) -> Result<usize, NotifyError> {
+        let mut added = 0;
+        for review in self.store.reviews_decided_since(now - DECISION_LOOKBACK_SECONDS).await? {
+            let account_id = self.store.certificate(&review.certificate_id).await?.and_then(|record| record.account_id);
+            let approved = review.state == "approved";
+            let decided_at = review.decided_at.unwrap_or(now);
+            let event = Event::review_decided(review.id, &review.certificate_id, account_id, approved, &review.decision_reason, decided_at);
             added += self.enqueue(&event, now).await?;
         }
         Ok(added)

@@ -158,7 +158,7 @@ async fn unreachable_webhook_does_not_block_others() {
 }
 
 #[tokio::test]
-async fn pending_review_gets_daily_reminders() {
+async fn review_reminders_and_decision() {
     let dir = tempfile::tempdir().unwrap();
     let (url, received) = receiver(0).await;
     let (store, service) = service(&dir, &[url]).await;
@@ -214,4 +214,21 @@ async fn pending_review_gets_daily_reminders() {
     assert!(deliveries.iter().all(|d| d.event_header == "review.reminder" && d.signature_valid));
     assert_eq!(deliveries[0].delivery_header, format!("review:{review_id}:reminder:1"));
     assert_eq!(deliveries[1].delivery_header, format!("review:{review_id}:reminder:2"));
+
+    // The decision is notified once, however often the check runs and however it was made.
+    let decided_at = T0 + 2 * 86_400 + 60;
+    let log = LogEntry { actor: "operator", action: "cancelRevoke", detail: "", at: decided_at };
+    assert!(store.reject_review(review_id, "operator", "no evidence", "rejected: no evidence", &log).await.unwrap());
+    assert_eq!(service.notifier.notify_decisions(decided_at + 60).await.unwrap(), 1);
+    assert_eq!(service.notifier.notify_decisions(decided_at + 120).await.unwrap(), 0);
+    assert_eq!(service.notifier.remind_reviewers(T0 + 3 * 86_400).await.unwrap(), 0, "a decided review gets no reminder");
+    service.runner.run_due(decided_at + 120).await;
+    let deliveries = received.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 3, "{deliveries:#?}");
+    let decision = &deliveries[2];
+    assert_eq!(decision.event_header, "review.decided");
+    assert_eq!(decision.delivery_header, format!("review:{review_id}:decided"));
+    assert_eq!(decision.body["data"]["decision"], "rejected");
+    assert_eq!(decision.body["data"]["reason"], "no evidence");
+    assert!(decision.signature_valid);
 }

@@ -2,7 +2,7 @@
 
 use crate::certificates::append_log;
 use crate::jobs::{NewJob, enqueue_job_in};
-use crate::{LogEntry, Store, StoreError};
+use crate::{LogEntry, ReviewRow, Store, StoreError};
 
 /// An issued, live certificate whose notAfter lies in a scan window.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -190,6 +190,17 @@ impl Store {
             ignored.extend(rows.into_iter().map(|(id,)| id));
         }
         Ok(ignored)
+    }
+
+    /// Returns the reviews decided at or after `since` (Unix seconds), oldest decision first.
+    pub async fn reviews_decided_since(&self, since: i64) -> Result<Vec<ReviewRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, certificate_id, kind, state, reason, reason_code, decision_reason, decided_by, decided_at, created_at \
+             FROM reviews WHERE decided_at >= $1 AND state <> 'pending' ORDER BY decided_at, id",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Returns the notification settings of an account, if it has set any.

@@ -4,7 +4,7 @@
 //! revocation in its CRL and OCSP responses within about a second.
 
 use anyhow::{Context, bail};
-use certkeeper_store::{ReviewRow, Store};
+use certkeeper_store::ReviewRow;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -47,44 +47,18 @@ pub async fn run(effective: &Effective, command: ReviewCommand) -> anyhow::Resul
         }
         ReviewCommand::Approve { id } => {
             let row = revocations.approve(id, OPERATOR, now).await.with_context(|| format!("cannot approve review {id}"))?;
-            let certificate_id = row.certificate_id.unwrap_or_default();
-            notify_decision(effective, &opened.store, id, &certificate_id, true, "", now).await;
-            println!("approved review {id}: certificate {certificate_id} revoked with reason {}", row.reason_code);
+            println!("approved review {id}: certificate {} revoked with reason {}", row.certificate_id.unwrap_or_default(), row.reason_code);
         }
         ReviewCommand::Reject { id, reason } => {
             if reason.trim().is_empty() {
                 bail!("--reason is empty; give the reason the owner will see");
             }
             let review = revocations.reject(id, OPERATOR, reason.trim(), now).await.with_context(|| format!("cannot reject review {id}"))?;
-            notify_decision(effective, &opened.store, id, &review.certificate_id, false, reason.trim(), now).await;
             println!("rejected review {id}: certificate {} is issued again", review.certificate_id);
         }
     }
     opened.store.close().await;
     Ok(())
-}
-
-/// Enqueues the `review.decided` notification; a running server delivers it. A failure is
-/// reported but does not undo the decision.
-async fn notify_decision(
-    effective: &Effective,
-    store: &Store,
-    review_id: i64,
-    certificate_id: &str,
-    approved: bool,
-    reason: &str,
-    now: OffsetDateTime,
-) {
-    let account_id = store.certificate(certificate_id).await.ok().flatten().and_then(|record| record.account_id);
-    let event = certkeeper_notify::Event::review_decided(review_id, certificate_id, account_id, approved, reason, now.unix_timestamp());
-    let result = match certkeeper_notify::Notifier::new(store.clone(), effective.settings.notify.clone()) {
-        Ok(notifier) => notifier.enqueue(&event, now.unix_timestamp()).await.map(|_| ()).map_err(|error| error.to_string()),
-        Err(error) => Err(error.to_string()),
-    };
-    if let Err(error) = result {
-        tracing::warn!(review_id, %error, "enqueuing the review decision notification failed; the decision stands");
-        eprintln!("warning: the decision was recorded, but its notification was not enqueued: {error}");
-    }
 }
 
 fn review_json(review: &ReviewRow) -> Value {

@@ -1,7 +1,7 @@
 //! Expiry notices end to end. `certkeeper serve` sends exactly one email per threshold to a real
 //! SMTP server (aiosmtpd from the virtualenv) and one signed webhook per threshold to a receiver
 //! started by the test. The SMTP server is down during the first run, and two servers share the
-//! database after the restart.
+//! database after the restart. A revocation is notified once by the same channels.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -231,13 +231,24 @@ fn one_email_per_threshold_across_restarts() {
         let (jobs, _) = job_summary(&runtime, &database);
         jobs.iter().all(|job| job.state == JOB_DONE)
     });
+    // A revocation is notified once, although both servers see it.
+    let (ok, _, stderr) = certkeeper(&config, &data_dir, &["ca", "revoke", "--certificate", &certificate_id, "--reason", "1"]);
+    assert!(ok, "{stderr}");
+    wait_until("the revocation webhook", || {
+        received.lock().unwrap().iter().any(|delivery| delivery.body["type"] == "certificate.revoked")
+    });
+    wait_until("the revocation email", || emails(&mail_dir).len() > THRESHOLDS.len());
+
     // Let both servers run further scans after the deliveries, which must add nothing.
     let (_, scans_before) = job_summary(&runtime, &database);
     wait_until("three more expiry scans", || job_summary(&runtime, &database).1 >= scans_before + 3);
     second.stop();
     third.stop();
 
-    let messages = emails(&mail_dir);
+    let (revocations, messages): (Vec<String>, Vec<String>) =
+        emails(&mail_dir).into_iter().partition(|message| message.contains("was revoked"));
+    assert_eq!(revocations.len(), 1, "{revocations:#?}");
+    assert!(revocations[0].contains(&format!("Subject: Certificate {certificate_id} was revoked")), "{}", revocations[0]);
     assert_eq!(messages.len(), THRESHOLDS.len(), "{messages:#?}");
     let mut per_threshold: BTreeMap<u32, usize> = BTreeMap::new();
     for message in &messages {
@@ -250,7 +261,11 @@ fn one_email_per_threshold_across_restarts() {
     assert_eq!(per_threshold.keys().copied().collect::<Vec<_>>(), [1, 3, 7, 15, 30]);
     assert!(per_threshold.values().all(|&count| count == 1), "{per_threshold:?}");
 
-    let deliveries = received.lock().unwrap().clone();
+    let (revoked, deliveries): (Vec<Received>, Vec<Received>) =
+        received.lock().unwrap().iter().cloned().partition(|delivery| delivery.body["type"] == "certificate.revoked");
+    assert_eq!(revoked.len(), 1, "{revoked:#?}");
+    assert!(revoked[0].signature_valid);
+    assert_eq!(revoked[0].body["data"]["reason_code"], 1);
     assert_eq!(deliveries.len(), THRESHOLDS.len(), "{deliveries:#?}");
     let mut ids: HashMap<String, usize> = HashMap::new();
     for delivery in &deliveries {

@@ -52,3 +52,6 @@ CREATE TABLE notification_settings (
     email             TEXT NOT NULL DEFAULT '', -- recipients separated by ','
     updated_at        INTEGER NOT NULL
 );
+
+-- Decided reviews are read by decision time to notify their owners.
+CREATE INDEX reviews_decided ON reviews (decided_at);
