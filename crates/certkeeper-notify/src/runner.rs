@@ -39,6 +39,9 @@ pub struct RunnerSettings {
 struct Periodic {
     kind: String,
     interval_seconds: i64,
+    /// Start of the last interval whose job this runner stored, so each interval costs one
+    /// write per runner instead of one per poll.
+    enqueued_slot: std::sync::Mutex<Option<i64>>,
 }
 
 /// Runs jobs of the kinds it has handlers for. Several runners, in one process or several, may
@@ -74,7 +77,7 @@ impl JobRunner {
     /// it once between them.
     pub fn every(&mut self, kind: &str, interval: Duration) -> &mut Self {
         let interval_seconds = i64::try_from(interval.as_secs()).unwrap_or(i64::MAX).max(1);
-        self.periodic.push(Periodic { kind: kind.to_owned(), interval_seconds });
+        self.periodic.push(Periodic { kind: kind.to_owned(), interval_seconds, enqueued_slot: std::sync::Mutex::new(None) });
         self
     }
 
@@ -82,6 +85,9 @@ impl JobRunner {
     pub async fn enqueue_periodic(&self, now: i64) {
         for periodic in &self.periodic {
             let slot = now.div_euclid(periodic.interval_seconds) * periodic.interval_seconds;
+            if *periodic.enqueued_slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) == Some(slot) {
+                continue;
+            }
             let job = NewJob {
                 kind: periodic.kind.clone(),
                 unique_key: format!("{}:{slot}", periodic.kind),
@@ -89,8 +95,9 @@ impl JobRunner {
                 run_after: slot,
                 max_attempts: self.settings.max_attempts,
             };
-            if let Err(error) = self.store.enqueue_job(&job, now).await {
-                tracing::warn!(kind = %periodic.kind, %error, "enqueuing a periodic job failed; retrying at the next poll");
+            match self.store.enqueue_job(&job, now).await {
+                Ok(_) => *periodic.enqueued_slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(slot),
+                Err(error) => tracing::warn!(kind = %periodic.kind, %error, "enqueuing a periodic job failed; retrying at the next poll"),
             }
         }
     }
