@@ -1,6 +1,6 @@
 //! The expiry scan: records each due notice once and enqueues its deliveries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use certkeeper_core::ExpiryThresholds;
 use certkeeper_core::expiry::{SECONDS_PER_DAY, days_left};
@@ -38,10 +38,10 @@ impl ExpiryScanner {
         ExpiryScanner { notifier, defaults }
     }
 
-    /// Scans at `now` (Unix seconds). Every due threshold without a recorded notice gets one,
-    /// written in the same transaction as its delivery jobs. A threshold passed while the
-    /// service was down is still sent, and a notice recorded by another process is not sent
-    /// again.
+    /// Scans at `now` (Unix seconds). Every due threshold below the smallest one notified so far
+    /// gets a notice, written in the same transaction as its delivery jobs. A threshold passed
+    /// while the service was down is still sent, and a notice recorded by another process is not
+    /// sent again.
     pub async fn scan(&self, now: i64) -> Result<ScanReport, NotifyError> {
         let store = self.notifier.store();
         let mut thresholds: HashMap<i64, ExpiryThresholds> = HashMap::new();
@@ -59,12 +59,6 @@ impl ExpiryScanner {
         let before = now + i64::from(widest) * SECONDS_PER_DAY;
 
         let candidates = store.expiry_candidates(now, before).await?;
-        let sent: HashSet<(String, i64)> = store
-            .sent_expiry_notices(now, before)
-            .await?
-            .into_iter()
-            .map(|notice| (notice.certificate_id, notice.threshold_days))
-            .collect();
 
         let mut report = ScanReport { candidates: candidates.len(), notices: 0 };
         let mut batch = Vec::new();
@@ -72,8 +66,10 @@ impl ExpiryScanner {
             let account_thresholds = candidate.account_id.and_then(|id| thresholds.get(&id)).unwrap_or(&self.defaults);
             let left = days_left(candidate.not_after, now);
             for threshold in account_thresholds.due(candidate.not_after, now) {
-                let key = (candidate.certificate_id.clone(), i64::from(threshold));
-                if sent.contains(&key) {
+                // Thresholds are notified largest first, so one at or above the smallest notified
+                // threshold is covered. A threshold added to the list later is therefore not
+                // sent for a deadline the certificate has already passed.
+                if candidate.smallest_notified.is_some_and(|smallest| i64::from(threshold) >= smallest) {
                     continue;
                 }
                 let notice = ExpiryNotice {

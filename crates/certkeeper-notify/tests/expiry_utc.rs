@@ -164,3 +164,17 @@ async fn utctime_and_generalizedtime_order() {
     let texts = email_texts(&store, "c2").await;
     assert!(texts.iter().all(|(_, text)| text.contains("expires at 2049-12-31 23:59:59 UTC.")), "{texts:#?}");
 }
+
+#[tokio::test]
+async fn later_larger_threshold_is_not_sent() {
+    let (_dir, store, scanner, account) = setup().await;
+    let log = LogEntry { actor: "system", action: "apply", detail: "", at: 0 };
+    store.insert_certificate(&record("c4", account, "late.example.test", C1_NOT_AFTER, None), &log).await.unwrap();
+    let at = C1_NOT_AFTER - 5 * 86_400;
+    assert_eq!(scanner.scan(at).await.unwrap().notices, 2, "the 30- and 7-day notices");
+
+    // The account adds a 14-day threshold after the 7-day notice went out.
+    store.set_notification_settings(account, "30,14,7,1", "owner@example.test", at).await.unwrap();
+    assert_eq!(scanner.scan(at + 60).await.unwrap().notices, 0);
+    assert_eq!(store.expiry_notices_of("c4").await.unwrap(), [30, 7]);
+}

@@ -28,7 +28,7 @@ pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use jobs::{Backoff, FailOutcome, JOB_DEAD, JOB_DONE, JOB_QUEUED, JobRow, NewJob};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
-pub use notices::{ExpiryCandidate, NewExpiryNotice, NotificationSettingsRow, SentNotice};
+pub use notices::{ExpiryCandidate, NewExpiryNotice, NotificationSettingsRow};
 pub use revocations::{CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
 pub use reviews::{NewRevocationRequest, REVIEW_KIND_REVOKE, ReviewRow, RevocationRequestRow};
 pub use validations::{CheckOutcome, Issued, NewValidation, ValidationRow};

@@ -12,13 +12,8 @@ pub struct ExpiryCandidate {
     pub domain: String,
     /// Unix seconds.
     pub not_after: i64,
-}
-
-/// A notice already recorded for a certificate and threshold.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct SentNotice {
-    pub certificate_id: String,
-    pub threshold_days: i64,
+    /// Smallest threshold, in days, whose notice is recorded; `None` before the first notice.
+    pub smallest_notified: Option<i64>,
 }
 
 /// An expiry notice to record.
@@ -43,26 +38,17 @@ pub struct NotificationSettingsRow {
 
 impl Store {
     /// Returns the certificates in status 1, not deleted and with notices on, whose notAfter is
-    /// after `after` and before `before` (Unix seconds), in order of notAfter. The range is one
-    /// scan of the notAfter index.
+    /// after `after` and before `before` (Unix seconds), in order of notAfter, each with the
+    /// smallest threshold notified so far. The range is one scan of the notAfter index, and the
+    /// notices of each certificate one lookup in the index of their unique constraint.
     pub async fn expiry_candidates(&self, after: i64, before: i64) -> Result<Vec<ExpiryCandidate>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT c.id AS certificate_id, c.account_id, c.domain, c.not_after FROM certificates c \
+            "SELECT c.id AS certificate_id, c.account_id, c.domain, c.not_after, \
+                    (SELECT min(n.threshold_days) FROM expiry_notices n WHERE n.certificate_id = c.id) AS smallest_notified \
+             FROM certificates c \
              WHERE c.not_after > $1 AND c.not_after < $2 AND c.status = 1 AND c.deleted_at IS NULL \
                AND NOT EXISTS (SELECT 1 FROM expiry_notice_opt_outs o WHERE o.certificate_id = c.id) \
              ORDER BY c.not_after",
-        )
-        .bind(after)
-        .bind(before)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// Returns the recorded notices of certificates whose notAfter is after `after` and before
-    /// `before`.
-    pub async fn sent_expiry_notices(&self, after: i64, before: i64) -> Result<Vec<SentNotice>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT certificate_id, threshold_days FROM expiry_notices WHERE not_after > $1 AND not_after < $2",
         )
         .bind(after)
         .bind(before)

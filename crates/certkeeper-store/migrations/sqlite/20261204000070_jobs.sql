@@ -25,18 +25,17 @@ CREATE INDEX jobs_finished ON jobs (state, finished_at);
 
 -- One row per certificate and threshold whose expiry notice was decided. The unique constraint
 -- is what keeps a notice from being sent twice: the row and the delivery jobs are written in one
--- transaction, and a second scan (in this or another process) loses on the constraint.
--- `not_after` repeats the certificate's, so a scan reads the notices of its window by index.
+-- transaction, and a second scan (in this or another process) loses on the constraint. A scan
+-- reads a certificate's notices through the index of that constraint.
 CREATE TABLE expiry_notices (
     id             INTEGER PRIMARY KEY,
     certificate_id TEXT NOT NULL REFERENCES certificates (id),
     threshold_days INTEGER NOT NULL,
     days_left      INTEGER NOT NULL,
-    not_after      INTEGER NOT NULL,         -- Unix seconds
+    not_after      INTEGER NOT NULL,         -- the certificate's notAfter when notified, Unix seconds
     created_at     INTEGER NOT NULL,
     UNIQUE (certificate_id, threshold_days)
 );
-CREATE INDEX expiry_notices_not_after ON expiry_notices (not_after);
 
 -- Certificates whose owner turned expiry notices off (ModifyCertificatesExpiringNotificationSwitch
 -- with SwitchStatus 1, shown as IsIgnore). No row means notices are on.
