@@ -67,7 +67,7 @@ impl Backoff {
     }
 }
 
-/// What [`Store::fail_job`] did with a failed job.
+/// Outcome of [`Store::fail_job`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailOutcome {
     /// Queued again to run at this Unix time.

@@ -18,7 +18,7 @@ use crate::params::Params;
 const MAX_SWITCH_IDS: usize = 50;
 /// Most email recipients per account.
 const MAX_EMAILS: usize = 10;
-/// Longest email address accepted (RFC 5321 §4.5.3.1.3 path limit minus the brackets).
+/// Maximum length of an email address, in characters; longer ones do not fit an SMTP path.
 const MAX_EMAIL_CHARS: usize = 254;
 
 pub(super) fn register(registry: &mut ActionRegistry<Services>) {
