@@ -154,6 +154,8 @@ enum NotifyCommand {
         #[arg(long, value_name = "ADDRESSES")]
         email: Option<String>,
     },
+    /// Run the expiry scan now and record the due notices; a running server delivers them.
+    Scan,
 }
 
 #[derive(Debug, Subcommand)]

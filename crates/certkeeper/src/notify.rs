@@ -1,4 +1,5 @@
-//! `certkeeper notify settings`: an account's expiry thresholds and email recipients.
+//! `certkeeper notify`: an account's expiry thresholds and email recipients, and an expiry scan
+//! on request.
 
 use anyhow::{Context, bail};
 use certkeeper_core::ExpiryThresholds;
@@ -9,7 +10,22 @@ use crate::bootstrap;
 use crate::config::Effective;
 
 pub async fn run(effective: &Effective, command: NotifyCommand) -> anyhow::Result<()> {
-    let NotifyCommand::Settings { account, thresholds, email } = command;
+    match command {
+        NotifyCommand::Settings { account, thresholds, email } => settings(effective, account, thresholds, email).await,
+        NotifyCommand::Scan => scan(effective).await,
+    }
+}
+
+async fn scan(effective: &Effective) -> anyhow::Result<()> {
+    let opened = bootstrap::open(effective).await?;
+    let service = certkeeper_notify::NotifyService::new(opened.store.clone(), effective.settings.notify.clone())?;
+    let report = service.scanner.scan(OffsetDateTime::now_utc().unix_timestamp()).await?;
+    println!("expiry scan: {} certificates in the window, {} notices recorded", report.candidates, report.notices);
+    opened.store.close().await;
+    Ok(())
+}
+
+async fn settings(effective: &Effective, account: String, thresholds: Option<String>, email: Option<String>) -> anyhow::Result<()> {
     let opened = bootstrap::open(effective).await?;
     let store = &opened.store;
     let row = store.account_by_name(&account).await?.with_context(|| format!("no account is called {account:?}"))?;
