@@ -1,6 +1,6 @@
 //! Per-account expiry settings and the per-certificate switch, set with the Tencent Cloud Python
-//! SDK against `certkeeper serve`, then honoured by an expiry scan: the account's recipient gets
-//! exactly one email per account threshold in a real SMTP server (aiosmtpd), and the switched-off
+//! SDK against `certkeeper serve`, then honoured by an expiry scan. The account's recipient gets
+//! exactly one email per account threshold in a real SMTP server (aiosmtpd). The switched-off
 //! certificate gets none.
 
 use std::io::{BufRead, BufReader};

@@ -1,10 +1,10 @@
 """Set expiry notification options through the Tencent Cloud Python SDK against certkeeper.
 
 Usage: notify_settings.py ENDPOINT, with TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY set.
-Applies for two certificates (the server's product issues them without validation), turns
-expiry notices off for the second with ModifyCertificatesExpiringNotificationSwitch, sets the
-account's thresholds and recipient with the certkeeper action ModifyNotificationSettings, and
-prints one JSON object with what the server returned.
+Applies for two certificates, which the server's product issues without validation. Turns
+expiry notices off for the second with ModifyCertificatesExpiringNotificationSwitch. Sets the
+account's thresholds and recipient with the certkeeper action ModifyNotificationSettings. Prints
+one JSON object with what the server returned.
 """
 
 import json
