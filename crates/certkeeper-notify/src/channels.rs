@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_lc_rs::hmac;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{Secret, SmtpConfig, SmtpSecurity, WebhookConfig};
@@ -44,20 +44,20 @@ pub struct EmailChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     server: String,
+    timeout: Duration,
 }
 
 impl EmailChannel {
     /// Builds the client; it connects on the first message.
     pub fn new(config: &SmtpConfig) -> Result<Self, ChannelError> {
-        let setup = |error: lettre::transport::smtp::Error| ChannelError::SmtpSetup(error.to_string());
         let port = config.effective_port();
         let builder = match config.security {
             SmtpSecurity::Tls => {
-                let parameters = TlsParameters::new(config.host.clone()).map_err(setup)?;
+                let parameters = tls_parameters(config)?;
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()).tls(Tls::Wrapper(parameters))
             }
             SmtpSecurity::Starttls => {
-                let parameters = TlsParameters::new(config.host.clone()).map_err(setup)?;
+                let parameters = tls_parameters(config)?;
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()).tls(Tls::Required(parameters))
             }
             // Accepted by the configuration check only for loopback hosts.
@@ -68,7 +68,7 @@ impl EmailChannel {
             builder = builder.credentials(Credentials::new(username.clone(), password.expose().to_owned()));
         }
         let from = parse_mailbox(&config.from)?;
-        Ok(EmailChannel { transport: builder.build(), from, server: format!("{}:{port}", config.host) })
+        Ok(EmailChannel { transport: builder.build(), from, server: format!("{}:{port}", config.host), timeout: config.timeout })
     }
 
     /// Sends the event's subject and text to `to`.
@@ -81,12 +81,30 @@ impl EmailChannel {
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(event.text.clone())
             .map_err(|error| ChannelError::Message(error.to_string()))?;
-        self.transport
-            .send(message)
-            .await
-            .map_err(|error| ChannelError::Smtp { server: self.server.clone(), detail: error.to_string() })?;
-        Ok(())
+        // With lettre 0.11.23 the async transport's timeout did not end a session whose server
+        // stopped replying after AUTH (seen in the tests), so the whole send is bounded here.
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(ChannelError::Smtp { server: self.server.clone(), detail: error.to_string() }),
+            Err(_) => Err(ChannelError::Smtp {
+                server: self.server.clone(),
+                detail: format!("timed out after {} s", self.timeout.as_secs()),
+            }),
+        }
     }
+}
+
+/// Builds the TLS settings: the server's certificate must chain to a Mozilla root or to a CA of
+/// `ca_file`, and name `host`.
+fn tls_parameters(config: &SmtpConfig) -> Result<TlsParameters, ChannelError> {
+    let mut builder = TlsParameters::builder(config.host.clone());
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path).map_err(|error| ChannelError::SmtpSetup(format!("cannot read ca_file {}: {error}", path.display())))?;
+        let certificate = Certificate::from_pem(&pem)
+            .map_err(|error| ChannelError::SmtpSetup(format!("ca_file {} contains no valid PEM certificate: {error}", path.display())))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    builder.build_rustls().map_err(|error| ChannelError::SmtpSetup(error.to_string()))
 }
 
 fn parse_mailbox(address: &str) -> Result<Mailbox, ChannelError> {

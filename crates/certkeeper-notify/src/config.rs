@@ -62,7 +62,7 @@ pub enum SmtpSecurity {
 ///
 /// # Defaults
 /// `security = "starttls"`, `port` by security (587, 465 or 25), `timeout = "10s"`, no
-/// credentials, no default recipients.
+/// credentials, no default recipients, no CA file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
@@ -82,9 +82,13 @@ pub struct SmtpConfig {
     /// that belong to no account.
     #[serde(default)]
     pub to: Vec<String>,
-    /// Limit for connecting and for each SMTP command.
+    /// Limit for one delivery: connecting, TLS and every SMTP command together.
     #[serde(default = "default_channel_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// PEM file of CA certificates trusted for the SMTP server in addition to the Mozilla roots
+    /// of webpki-roots, for a server with a certificate from a private CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// The `[notify.webhook]` section.
@@ -134,7 +138,7 @@ fn default_retry_max() -> Duration {
     Duration::from_secs(3600)
 }
 
-/// Long enough for an SMTP exchange with every step at its 10 s timeout.
+/// Far longer than a delivery, which the channels limit to their 10 s default timeout.
 fn default_lease() -> Duration {
     Duration::from_secs(300)
 }
@@ -241,6 +245,14 @@ impl SmtpConfig {
         }
         if self.timeout < Duration::from_secs(1) {
             return Err(invalid("notify.smtp.timeout", &format!("{:?}", self.timeout), "give at least 1s"));
+        }
+        if let Some(path) = &self.ca_file {
+            if self.security == SmtpSecurity::Plain {
+                return Err(invalid("notify.smtp.ca_file", &path.display().to_string(), "remove it, or use security = \"starttls\" or \"tls\""));
+            }
+            if !path.is_file() {
+                return Err(invalid("notify.smtp.ca_file", &path.display().to_string(), "give an existing PEM file of CA certificates"));
+            }
         }
         Ok(())
     }
