@@ -22,6 +22,9 @@ const MAX_IN_FLIGHT: usize = 32;
 /// Finished jobs are deleted after this many seconds (seven days).
 const FINISHED_JOB_RETENTION_SECONDS: i64 = 7 * 86_400;
 
+/// How long a stopping runner waits for running jobs, such as a delivery in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Time between deletions of old finished jobs.
 const PRUNE_INTERVAL_SECONDS: i64 = 3600;
 
@@ -122,8 +125,9 @@ impl JobRunner {
     }
 
     /// Polls for due jobs until `shutdown` completes, running up to 32 at once. A slow job does
-    /// not hold up others: the runner claims more while it runs. Jobs still running at shutdown
-    /// are stopped; their leases expire and another runner retries them.
+    /// not hold up others: the runner claims more while it runs. At shutdown, running jobs get
+    /// 10 seconds to finish. Jobs still running then are stopped, and their leases expire before
+    /// a runner retries them.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         tracing::info!(owner = %self.owner, kinds = ?self.handlers.keys().collect::<Vec<_>>(), "job runner started");
@@ -152,7 +156,16 @@ impl JobRunner {
                 () = tokio::time::sleep(self.settings.poll_interval) => {}
             }
         }
-        tasks.abort_all();
+        if !tasks.is_empty() {
+            tracing::info!(running = tasks.len(), "waiting for running jobs before stopping");
+            let drain = async { while tasks.join_next().await.is_some() {} };
+            if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+                // NOTE: a job stopped here keeps its lease, so it runs again only after the
+                // lease expires (`notify.lease`, 5 minutes by default).
+                tracing::warn!(running = tasks.len(), "stopping jobs that are still running; they run again after their lease expires");
+                tasks.abort_all();
+            }
+        }
         tracing::info!(owner = %self.owner, "job runner stopped");
     }
 
