@@ -37,7 +37,7 @@ pub struct NotifyService {
 impl NotifyService {
     /// Validates the configuration and builds the runner with its handlers: deliveries, an
     /// expiry scan every `scan_interval`, and a check for decided and waiting reviews every
-    /// minute.
+    /// minute. The two periodic jobs are scheduled only when a channel is configured.
     pub fn new(store: Store, config: NotifyConfig) -> Result<Self, NotifyStartError> {
         let defaults = config.validate()?;
         let notifier = Notifier::new(store.clone(), config)?;
@@ -70,7 +70,6 @@ impl NotifyService {
                 })
             }),
         );
-        runner.every(KIND_EXPIRY_SCAN, notifier.config().scan_interval);
 
         let reviews = notifier.clone();
         runner.handle(
@@ -87,7 +86,14 @@ impl NotifyService {
                 })
             }),
         );
-        runner.every(KIND_REVIEW_EVENTS, REVIEW_EVENTS_INTERVAL);
+        // Without a channel nothing could be delivered, and a notice recorded now would not be
+        // sent once a channel is configured, so the periodic jobs start only with a channel.
+        if notifier.has_channel() {
+            runner.every(KIND_EXPIRY_SCAN, notifier.config().scan_interval);
+            runner.every(KIND_REVIEW_EVENTS, REVIEW_EVENTS_INTERVAL);
+        } else {
+            tracing::info!("no [notify.smtp] or [notify.webhook] configured; expiry scans and review notices are off");
+        }
 
         Ok(NotifyService { notifier, scanner, runner })
     }

@@ -70,6 +70,11 @@ impl Notifier {
         Ok(Notifier { store, config: Arc::new(config), email, webhook })
     }
 
+    /// Returns true when email or a webhook is configured.
+    pub fn has_channel(&self) -> bool {
+        self.email.is_some() || self.webhook.is_some()
+    }
+
     /// Returns the configuration.
     pub fn config(&self) -> &NotifyConfig {
         &self.config

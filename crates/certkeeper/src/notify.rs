@@ -19,6 +19,9 @@ pub async fn run(effective: &Effective, command: NotifyCommand) -> anyhow::Resul
 async fn scan(effective: &Effective) -> anyhow::Result<()> {
     let opened = bootstrap::open(effective).await?;
     let service = certkeeper_notify::NotifyService::new(opened.store.clone(), effective.settings.notify.clone())?;
+    if !service.notifier.has_channel() {
+        bail!("no [notify.smtp] or [notify.webhook] is configured, so notices would be recorded but never sent; configure a channel first");
+    }
     let report = service.scanner.scan(OffsetDateTime::now_utc().unix_timestamp()).await?;
     println!("expiry scan: {} certificates in the window, {} notices recorded", report.candidates, report.notices);
     opened.store.close().await;
