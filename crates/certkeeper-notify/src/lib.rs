@@ -50,42 +50,12 @@ impl NotifyService {
         };
         let mut runner = JobRunner::new(store, settings);
 
-        let deliverer = notifier.clone();
-        let delivery: JobHandler = Arc::new(move |job, now| {
-            let notifier = deliverer.clone();
-            Box::pin(async move { notifier.deliver(&job, now).await.map_err(|error| error.to_string()) })
-        });
+        let delivery = delivery_handler(notifier.clone());
         runner.handle(KIND_EMAIL, Arc::clone(&delivery));
         runner.handle(KIND_WEBHOOK, delivery);
+        runner.handle(KIND_EXPIRY_SCAN, expiry_scan_handler(scanner.clone()));
+        runner.handle(KIND_REVIEW_EVENTS, review_events_handler(notifier.clone()));
 
-        let expiry = scanner.clone();
-        runner.handle(
-            KIND_EXPIRY_SCAN,
-            Arc::new(move |_job, now| {
-                let scanner = expiry.clone();
-                Box::pin(async move {
-                    let report = scanner.scan(now).await.map_err(|error| error.to_string())?;
-                    tracing::info!(candidates = report.candidates, notices = report.notices, "expiry scan finished");
-                    Ok(())
-                })
-            }),
-        );
-
-        let reviews = notifier.clone();
-        runner.handle(
-            KIND_REVIEW_EVENTS,
-            Arc::new(move |_job, now| {
-                let notifier = reviews.clone();
-                Box::pin(async move {
-                    let decisions = notifier.notify_decisions(now).await.map_err(|error| error.to_string())?;
-                    let reminders = notifier.remind_reviewers(now).await.map_err(|error| error.to_string())?;
-                    if decisions + reminders > 0 {
-                        tracing::info!(decisions, reminders, "review notifications enqueued");
-                    }
-                    Ok(())
-                })
-            }),
-        );
         // Without a channel nothing could be delivered, and a notice recorded now would not be
         // sent once a channel is configured, so the periodic jobs start only with a channel.
         if notifier.has_channel() {
@@ -97,6 +67,38 @@ impl NotifyService {
 
         Ok(NotifyService { notifier, scanner, runner })
     }
+}
+
+fn delivery_handler(notifier: Notifier) -> JobHandler {
+    Arc::new(move |job, now| {
+        let notifier = notifier.clone();
+        Box::pin(async move { notifier.deliver(&job, now).await.map_err(|error| error.to_string()) })
+    })
+}
+
+fn expiry_scan_handler(scanner: ExpiryScanner) -> JobHandler {
+    Arc::new(move |_job, now| {
+        let scanner = scanner.clone();
+        Box::pin(async move {
+            let report = scanner.scan(now).await.map_err(|error| error.to_string())?;
+            tracing::info!(candidates = report.candidates, notices = report.notices, "expiry scan finished");
+            Ok(())
+        })
+    })
+}
+
+fn review_events_handler(notifier: Notifier) -> JobHandler {
+    Arc::new(move |_job, now| {
+        let notifier = notifier.clone();
+        Box::pin(async move {
+            let decisions = notifier.notify_decisions(now).await.map_err(|error| error.to_string())?;
+            let reminders = notifier.remind_reviewers(now).await.map_err(|error| error.to_string())?;
+            if decisions + reminders > 0 {
+                tracing::info!(decisions, reminders, "review notifications enqueued");
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Error of [`NotifyService::new`].
