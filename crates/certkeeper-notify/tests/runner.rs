@@ -21,7 +21,10 @@ const T0: i64 = 1_893_456_000;
 struct Received {
     event_header: String,
     delivery_header: String,
+    timestamp_header: String,
+    signature_header: String,
     signature_valid: bool,
+    raw_body: Vec<u8>,
     body: serde_json::Value,
 }
 
@@ -45,7 +48,10 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
                 store.lock().unwrap().push(Received {
                     event_header: header(EVENT_HEADER),
                     delivery_header: header(DELIVERY_HEADER),
+                    timestamp_header: header(TIMESTAMP_HEADER),
+                    signature_header: header(SIGNATURE_HEADER),
                     signature_valid,
+                    raw_body: body.to_vec(),
                     body: serde_json::from_slice(&body).unwrap_or_default(),
                 });
                 StatusCode::NO_CONTENT
@@ -101,6 +107,21 @@ async fn webhook_is_signed_and_delivered_once() {
     assert_eq!(delivery.body["type"], "certificate.revoked");
     assert_eq!(delivery.body["certificate_id"], "cert1");
     assert_eq!(delivery.body["data"]["reason_code"], 1);
+
+    // The OpenSSL CLI computes the same HMAC over "<timestamp>.<body>", as receivers would.
+    let mut signed = format!("{}.", delivery.timestamp_header).into_bytes();
+    signed.extend_from_slice(&delivery.raw_body);
+    let mut openssl = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", SECRET, "-r"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    std::io::Write::write_all(&mut openssl.stdin.take().unwrap(), &signed).unwrap();
+    let output = openssl.wait_with_output().unwrap();
+    let digest = String::from_utf8(output.stdout).unwrap().split_whitespace().next().unwrap_or("").to_owned();
+    assert_eq!(delivery.signature_header, format!("sha256={digest}"));
+
     let jobs = store.jobs_of_kind(KIND_WEBHOOK).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].state, JOB_DONE);
