@@ -4,6 +4,7 @@
 //! current time in, so every rule here can be tested with fixed instants.
 
 pub mod certificate;
+pub mod expiry;
 pub mod key;
 pub mod name;
 pub mod organization;
@@ -12,6 +13,7 @@ pub mod serial;
 pub mod status;
 
 pub use certificate::{CertificateRecord, CertificateSource, ValidationMethod};
+pub use expiry::{ExpiryThresholds, ThresholdError};
 pub use key::KeyAlgorithm;
 pub use organization::{EvSubject, OrganizationSubject, SubjectError};
 pub use name::{DnsName, NameError, normalize_names};

@@ -128,6 +128,7 @@ pub struct OrderService {
     pub(crate) validator: Arc<Validator>,
     pub(crate) master_key: Arc<MasterKey>,
     settings: Arc<OrderSettings>,
+    revocation_events: Arc<dyn crate::RevocationEvents>,
 }
 
 /// Context that binds a generated private key to its certificate when sealed.
@@ -143,7 +144,20 @@ impl OrderService {
         master_key: Arc<MasterKey>,
         settings: OrderSettings,
     ) -> Self {
-        OrderService { store, issuance, validator, master_key, settings: Arc::new(settings) }
+        OrderService {
+            store,
+            issuance,
+            validator,
+            master_key,
+            settings: Arc::new(settings),
+            revocation_events: Arc::new(crate::revocation::LogOnlyEvents),
+        }
+    }
+
+    /// Sends reviewer reminders and review decisions of revocation requests to `events`.
+    pub fn with_revocation_events(mut self, events: Arc<dyn crate::RevocationEvents>) -> Self {
+        self.revocation_events = events;
+        self
     }
 
     /// Returns the validator.
@@ -312,6 +326,7 @@ impl OrderService {
     /// CA and validator.
     pub fn revocations(&self) -> crate::RevocationService {
         crate::RevocationService::new(self.store.clone(), self.issuance.clone(), Arc::clone(&self.validator))
+            .with_events(Arc::clone(&self.revocation_events))
     }
 
     /// Checks the due validations of one certificate for the scheduler: those of a revocation

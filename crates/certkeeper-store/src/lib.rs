@@ -9,8 +9,10 @@ mod accounts;
 mod certificates;
 mod error;
 mod issuers;
+mod jobs;
 mod lifecycle;
 mod listing;
+mod notices;
 mod organizations;
 mod revocations;
 mod reviews;
@@ -26,11 +28,13 @@ pub use accounts::{AccountRow, ApiKeyCredential, ApiKeyRow};
 pub use certificates::{LogEntry, OperationLogRow};
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
+pub use jobs::{Backoff, FailOutcome, JOB_DEAD, JOB_DONE, JOB_QUEUED, JobRow, NewJob};
 pub use lifecycle::ShardOf;
 pub use organizations::{
     CompanyRow, MANAGER_AUDIT, MANAGER_INVALID, MANAGER_OK, ManagerRow, NewCompany, NewManager, NewSubmission, SubmissionRow,
 };
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
+pub use notices::{ExpiryCandidate, NewExpiryNotice, NotificationSettingsRow};
 pub use revocations::{CrlEntryRow, CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
 pub use reviews::{
     LetterAttached, NewRevocationLetter, NewRevocationRequest, REVIEW_KIND_REVOKE, REVIEW_KIND_REVOKE_FORM, REVIEW_KIND_REVOKE_LETTER,

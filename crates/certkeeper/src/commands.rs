@@ -42,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(command) => accounts::run_account(&effective, command).await,
         Command::Key(command) => accounts::run_key(&effective, command).await,
         Command::Review(command) => crate::review::run(&effective, command).await,
+        Command::Notify(command) => crate::notify::run(&effective, command).await,
         Command::Client(args) => client::run(args).await,
     }
 }
@@ -56,7 +57,9 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
         "certificate authority loaded"
     );
 
-    let orders = bootstrap::order_service(&opened, &effective)?;
+    let notify = certkeeper_notify::NotifyService::new(opened.store.clone(), effective.settings.notify.clone())?;
+    let events = Arc::new(crate::notify::NotifierEvents::new(notify.notifier.clone()));
+    let orders = bootstrap::order_service(&opened, &effective)?.with_revocation_events(events);
     let issuers = Arc::new(opened.store.issuers().await?);
     let api = api::router(&opened, &effective, Arc::clone(&issuers), orders.clone());
     let publisher = bootstrap::publisher(&opened).await?;
@@ -70,6 +73,7 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     let watcher = tokio::spawn(crate::revoke::watch_revocations(
         opened.store.clone(),
         Arc::clone(&publisher),
+        notify.notifier.clone(),
         async move { watcher_stopped.notified().await },
     ));
     let listener = tokio::net::TcpListener::bind(effective.listen)
@@ -87,6 +91,10 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     let renewer_stop = Arc::new(tokio::sync::Notify::new());
     let renewer_stopped = Arc::clone(&renewer_stop);
     let renewer = tokio::spawn(orders.run_auto_renewal(renewal_settings, async move { renewer_stopped.notified().await }));
+
+    let runner_stop = Arc::new(tokio::sync::Notify::new());
+    let runner_stopped = Arc::clone(&runner_stop);
+    let runner = tokio::spawn(notify.runner.run(async move { runner_stopped.notified().await }));
 
     let grace = Duration::from_secs(effective.settings.http.shutdown_grace_seconds);
     let stop = Arc::new(tokio::sync::Notify::new());
@@ -113,6 +121,10 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     renewer_stop.notify_one();
     if let Err(error) = renewer.await {
         tracing::error!(%error, "automatic renewal ended abnormally");
+    }
+    runner_stop.notify_one();
+    if let Err(error) = runner.await {
+        tracing::error!(%error, "the job runner ended abnormally");
     }
     opened.store.close().await;
     tracing::info!("stopped; database closed");

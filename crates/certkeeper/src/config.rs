@@ -50,6 +50,9 @@ pub struct Settings {
     /// Product catalogue; when absent, the built-in default catalogue.
     #[serde(default)]
     pub products: Option<Vec<Product>>,
+    /// Expiry notices, email and webhook channels, and the job runner's retry schedule.
+    #[serde(default)]
+    pub notify: certkeeper_notify::NotifyConfig,
     /// Automatic renewal before expiry.
     #[serde(default)]
     pub renewal: RenewalSettings,
@@ -228,6 +231,7 @@ impl Default for Settings {
             dns_auto: certkeeper_va::DnsAutoConfig::default(),
             products: None,
             renewal: RenewalSettings::default(),
+            notify: certkeeper_notify::NotifyConfig::default(),
         }
     }
 }
@@ -347,6 +351,7 @@ impl Settings {
             value: String::new(),
             fix: error.to_string(),
         })?;
+        self.notify.validate().map_err(|error| ConfigError::Invalid { key: error.key, value: error.value, fix: error.fix })?;
         let master_key_file = ca.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"));
         let caa_identities = if ca.caa_identities.is_empty() {
             vec![url_host(&public_url).to_ascii_lowercase()]
@@ -414,6 +419,21 @@ mod tests {
         assert!(error.contains("unknown field `listne`"), "{error}");
         let error = parse("[ca]\nkey_algorthm = \"rsa2048\"").unwrap_err().to_string();
         assert!(error.contains("key_algorthm"), "{error}");
+    }
+
+    #[test]
+    fn notify_section_is_checked_and_masked() {
+        let error = parse("[notify]\nscan_intervall = \"1h\"").unwrap_err().to_string();
+        assert!(error.contains("scan_intervall"), "{error}");
+        let error = parse("[notify]\nexpiry_thresholds = [500]").unwrap_err().to_string();
+        assert!(error.contains("notify.expiry_thresholds"), "{error}");
+
+        let text = "[notify.smtp]\nhost = \"mail.example.com\"\nfrom = \"pki@example.com\"\nusername = \"pki\"\npassword = \"smtp-password-value\"\n\
+                    [notify.webhook]\nurls = [\"https://hooks.example.com/certkeeper\"]\nsecret = \"webhook-secret-value\"\n";
+        let printed = parse(text).unwrap().to_toml();
+        assert!(!printed.contains("smtp-password-value"), "{printed}");
+        assert!(!printed.contains("webhook-secret-value"), "{printed}");
+        assert!(printed.contains("[notify.smtp]"), "{printed}");
     }
 
     #[test]

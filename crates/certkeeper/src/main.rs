@@ -7,6 +7,7 @@ mod client;
 mod commands;
 mod config;
 mod http;
+mod notify;
 mod review;
 mod review_orders;
 mod revoke;
@@ -56,6 +57,9 @@ enum Command {
     /// List and decide revocation requests that wait for a reviewer.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Show or change an account's expiry notice thresholds and email recipients.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Call a certkeeper API (or any Tencent Cloud compatible `ssl` API) as a client.
     Client(client::ClientArgs),
 }
@@ -176,6 +180,24 @@ enum DecisionCommand {
         #[arg(long, value_name = "TEXT")]
         reason: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum NotifyCommand {
+    /// Print an account's notification settings, changing them first when options are given.
+    Settings {
+        /// Account name.
+        #[arg(long, value_name = "NAME")]
+        account: String,
+        /// Days before expiry that get a notice, separated by commas, such as 30,15,7,3,1.
+        #[arg(long, value_name = "DAYS")]
+        thresholds: Option<String>,
+        /// Email recipients separated by commas; an empty value uses the configured defaults.
+        #[arg(long, value_name = "ADDRESSES")]
+        email: Option<String>,
+    },
+    /// Run the expiry scan now and record the due notices; a running server delivers them.
+    Scan,
 }
 
 #[derive(Debug, Subcommand)]

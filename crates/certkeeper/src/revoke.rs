@@ -77,8 +77,14 @@ pub async fn ca_revoke(effective: &Effective, certificate_id: &str, reason: u8) 
 }
 
 /// Publishes revocations committed after start-up, by this process or another one, within
-/// about a second: it drops cached OCSP responses of the serial and rebuilds its CRL shard.
-pub async fn watch_revocations(store: Store, publisher: Arc<Publisher>, shutdown: impl std::future::Future<Output = ()>) {
+/// about a second: it drops cached OCSP responses of the serial and rebuilds its CRL shard. It
+/// also enqueues a `certificate.revoked` notification per serial, once across processes.
+pub async fn watch_revocations(
+    store: Store,
+    publisher: Arc<Publisher>,
+    notifier: certkeeper_notify::Notifier,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut last = latest_position(&store).await;
     loop {
@@ -99,7 +105,37 @@ pub async fn watch_revocations(store: Store, publisher: Arc<Publisher>, shutdown
             if let Err(error) = publisher.revoked(&serial).await {
                 tracing::error!(%error, serial = %serial_hex, "publishing a revocation failed; the next CRL rebuild includes it");
             }
+            notify_revocation(&store, &notifier, &serial_hex).await;
         }
+    }
+}
+
+/// Enqueues the `certificate.revoked` notification of a serial. Its id is derived from the
+/// serial, so servers sharing the database enqueue it once.
+// NOTE: revocations committed while no server runs are published at the next start but not
+// notified, because the watcher starts from the latest revocation.
+async fn notify_revocation(store: &Store, notifier: &certkeeper_notify::Notifier, serial_hex: &str) {
+    let revocation = match store.revocation_status(serial_hex).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, serial = %serial_hex, "reading a revocation for its notification failed");
+            return;
+        }
+    };
+    let account_id = match &revocation.certificate_id {
+        Some(id) => store.certificate(id).await.ok().flatten().and_then(|record| record.account_id),
+        None => None,
+    };
+    let event = certkeeper_notify::Event::revoked(
+        revocation.certificate_id.as_deref(),
+        account_id,
+        serial_hex,
+        revocation.reason_code,
+        revocation.revoked_at,
+    );
+    if let Err(error) = notifier.enqueue(&event, OffsetDateTime::now_utc().unix_timestamp()).await {
+        tracing::warn!(%error, serial = %serial_hex, "enqueuing the revocation notification failed");
     }
 }
 

@@ -10,6 +10,7 @@ pub mod download;
 mod format;
 mod lifecycle;
 mod metadata;
+mod notify;
 mod orders;
 mod organizations;
 mod paid;
@@ -190,6 +191,7 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
     let mut registry = ActionRegistry::new(services);
     query::register(&mut registry);
     metadata::register(&mut registry);
+    notify::register(&mut registry);
     download::register(&mut registry);
     csr::register(&mut registry);
     deploy::register(&mut registry);

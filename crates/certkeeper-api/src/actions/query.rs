@@ -147,7 +147,14 @@ async fn describe_certificates(services: Arc<Services>, ctx: RequestContext, par
         .list_certificates(&filter, order, offset, limit)
         .await
         .map_err(|error| store_failure(&ctx, &error))?;
-    let items: Vec<Value> = records.iter().map(|record| format::list_item(record, product(&services, record), now)).collect();
+    let ids: Vec<String> = records.iter().map(|record| record.id.clone()).collect();
+    let ignored = services.store.expiry_notice_opt_outs(&ids).await.map_err(|error| store_failure(&ctx, &error))?;
+    let mut items: Vec<Value> = records.iter().map(|record| format::list_item(record, product(&services, record), now)).collect();
+    for (item, record) in items.iter_mut().zip(&records) {
+        if ignored.contains(&record.id) {
+            item["IsIgnore"] = Value::Bool(true);
+        }
+    }
     Ok(json!({ "TotalCount": total, "Certificates": items }))
 }
 
