@@ -181,7 +181,7 @@ impl Store {
     /// Returns the reviews decided at or after `since` (Unix seconds), oldest decision first.
     pub async fn reviews_decided_since(&self, since: i64) -> Result<Vec<ReviewRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, certificate_id, kind, state, reason, reason_code, decision_reason, decided_by, decided_at, created_at \
+            "SELECT id, certificate_id, kind, state, reason, reason_code, decision_reason, decided_by, decided_at, created_at, reminded_at \
              FROM reviews WHERE decided_at >= $1 AND state <> 'pending' ORDER BY decided_at, id",
         )
         .bind(since)
