@@ -6,10 +6,12 @@
 
 mod bind9;
 mod nginx;
+mod pki;
 mod process;
 mod service;
 
 pub use bind9::{Bind9, Bind9Builder, TSIG_ALGORITHM, TSIG_KEY_NAME};
 pub use nginx::{Nginx, NginxBuilder};
+pub use pki::{TestKey, TestPki, openssl, try_openssl};
 pub use process::free_port;
 pub use service::{Response, Service};
