@@ -12,6 +12,7 @@ mod issuers;
 mod listing;
 mod revocations;
 mod reviews;
+mod uploads;
 mod validations;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub use issuers::{IssuerRow, NewIssuer};
 pub use listing::{CertificateFilter, CertificateOrder, CsrRecord, Window};
 pub use revocations::{CrlStateRow, NewRevocation, RevocationRow, SerialStatus};
 pub use reviews::{NewRevocationRequest, REVIEW_KIND_REVOKE, ReviewRow, RevocationRequestRow};
+pub use uploads::UploadRow;
 pub use validations::{CheckOutcome, Issued, NewValidation, ValidationRow};
 
 /// File name of the SQLite database inside the data directory.

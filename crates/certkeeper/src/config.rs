@@ -50,6 +50,22 @@ pub struct Settings {
     /// Product catalogue; when absent, the built-in default catalogue.
     #[serde(default)]
     pub products: Option<Vec<Product>>,
+    #[serde(default)]
+    pub upload: UploadSettings,
+}
+
+/// The `[upload]` section: certificates issued elsewhere.
+///
+/// # Defaults
+/// `fetch_aia = false`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSettings {
+    /// Fetch an intermediate missing from an upload from the caIssuers URL of the certificate
+    /// below it, under the address and redirect rules of `[validation]` file checks. Off by
+    /// default, because it makes certkeeper send requests to addresses an uploader chooses.
+    #[serde(default)]
+    pub fetch_aia: bool,
 }
 
 /// The `[ca]` section.
@@ -188,6 +204,7 @@ impl Default for Settings {
             validation: certkeeper_va::ValidationConfig::default(),
             dns_auto: certkeeper_va::DnsAutoConfig::default(),
             products: None,
+            upload: UploadSettings::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod metadata;
 mod orders;
 mod query;
 mod revoke;
+mod upload;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -111,6 +112,8 @@ pub struct Services {
     /// Owner revocation requests and their reviews, set with the order service. Without it
     /// RevokeCertificate and the review actions are not registered.
     pub revocations: Option<certkeeper_ra::RevocationService>,
+    /// Uploads of certificates issued elsewhere, and chain checks.
+    pub hosting: certkeeper_ra::HostingService,
 }
 
 impl Services {
@@ -122,6 +125,7 @@ impl Services {
         issuers: Arc<Vec<IssuerRow>>,
         public_url: &str,
     ) -> Self {
+        let hosting = certkeeper_ra::HostingService::new(store.clone(), Arc::clone(&master_key), None);
         Self {
             store,
             master_key,
@@ -132,6 +136,7 @@ impl Services {
             clock: Arc::new(SystemClock),
             orders: None,
             revocations: None,
+            hosting,
         }
     }
 
@@ -195,5 +200,6 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
         orders::register(&mut registry);
     }
     revoke::register(&mut registry);
+    upload::register(&mut registry);
     registry
 }

@@ -315,7 +315,20 @@ async fn describe_certificate_detail(services: Arc<Services>, ctx: RequestContex
         }
         public_key = Value::String(bundle);
     }
-    let root_pem = chain.root.as_ref().map(|root| certkeeper_pki::to_pem("CERTIFICATE", &root.certificate_der));
+    let mut root_pem = chain.root.as_ref().map(|root| certkeeper_pki::to_pem("CERTIFICATE", &root.certificate_der));
+    // An upload keeps its own intermediates and root.
+    if uploaded && let Some(upload) = services.store.upload(&record.id).await.map_err(|error| store_failure(&ctx, &error))? {
+        let mut bundle = public_key.as_str().unwrap_or_default().to_owned();
+        for intermediate in super::download::split_der(&upload.chain_der) {
+            bundle.push_str(&certkeeper_pki::to_pem("CERTIFICATE", &intermediate));
+            chain_info.push(chain_entry(&intermediate));
+        }
+        if let Some(root) = &upload.root_der {
+            chain_info.push(chain_entry(root));
+            root_pem = Some(certkeeper_pki::to_pem("CERTIFICATE", root));
+        }
+        public_key = Value::String(bundle);
+    }
 
     fields.insert("CertificatePrivateKey".into(), json!(private_key_pem(&services, &ctx, &record)?));
     fields.insert("CertificatePublicKey".into(), public_key);

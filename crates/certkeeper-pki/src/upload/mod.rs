@@ -289,3 +289,37 @@ fn key_blob(input: &UploadInput<'_>, blob: &[u8], found: &mut Found) -> Result<(
         }
     }
 }
+
+/// Returns the certificates of a caIssuers response, which RFC 5280 §4.2.2.1 allows as one DER
+/// certificate or a PKCS#7 `certs-only` bundle; PEM is accepted too. Anything else gives an
+/// empty list.
+pub fn certificates_in(bytes: &[u8]) -> Vec<Vec<u8>> {
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok(Contents::Pem(blocks)) = text::read_field("caIssuers", text, MAX_CERTIFICATE_FIELD_BYTES)
+    {
+        return blocks.into_iter().filter(|block| block.label == "CERTIFICATE").map(|block| block.der).collect();
+    }
+    match der::classify(bytes) {
+        der::BlobKind::Certificates => der::read(bytes).map(|(element, _)| vec![element.encoded.to_vec()]).unwrap_or_default(),
+        der::BlobKind::Pkcs7 => der::pkcs7_certificates(bytes).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Converts a stored private key (PEM of any supported encoding, or DER) to PKCS#8 DER, for
+/// keystores. Encrypted keys are not accepted here, because stored keys are never encrypted.
+pub fn private_key_to_pkcs8(bytes: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, UploadError> {
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) if text.contains("-----BEGIN") => {
+            let mut found = Found::default();
+            let input = UploadInput { certificate_field: "", certificate: "", key_field: "stored key", private_key: Some(text), password: None };
+            match text::read_field("stored key", text, MAX_KEY_FIELD_BYTES)? {
+                Contents::Pem(blocks) => key_blocks(&input, &blocks, &mut found)?,
+                Contents::Der(blob) => key_blob(&input, &blob, &mut found)?,
+            }
+            found.keys.pop().ok_or(UploadError::InvalidKey { encoding: "PEM", detail: "no private key".into() })?
+        }
+        _ => key::from_der(bytes, None)?,
+    };
+    Ok(parsed.pkcs8)
+}
