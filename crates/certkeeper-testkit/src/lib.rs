@@ -11,7 +11,7 @@ mod process;
 mod service;
 
 pub use bind9::{Bind9, Bind9Builder, TSIG_ALGORITHM, TSIG_KEY_NAME};
-pub use nginx::{Nginx, NginxBuilder};
+pub use nginx::{Nginx, NginxBuilder, check_certificate_files};
 pub use pki::{TestKey, TestPki, openssl, try_openssl};
 pub use process::free_port;
 pub use service::{Response, Service};
