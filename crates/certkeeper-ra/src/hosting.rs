@@ -141,6 +141,9 @@ impl HostingService {
             password: request.password.as_deref(),
         };
         let parsed = upload::parse_upload(&input)?;
+        if request.kind == CertificateKind::Server && parsed.key.is_none() {
+            return Err(UploadError::KeyRequired.into());
+        }
         let chain = self.build_chain(&parsed, request.kind, now).await?;
         let skipped = parsed.skipped.clone();
         let duplicates = parsed.duplicates.len();

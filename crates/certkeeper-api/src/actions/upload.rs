@@ -75,6 +75,7 @@ pub fn upload_error(error: &UploadError) -> ApiError {
         UploadError::WeakKey { .. } => "FailedOperation.CertificateWeakKey",
         UploadError::UnsupportedCertificateKey { .. } => "FailedOperation.CertificateKeyUnsupported",
         UploadError::NoNames { .. } => "FailedOperation.CertificateNoDomain",
+        UploadError::KeyRequired => crate::error::codes::MISSING_PARAMETER,
         _ => "FailedOperation.CertificateInvalid",
     };
     ApiError::new(code, error.to_string())
@@ -102,13 +103,6 @@ fn read_request(params: &Params, ctx: &RequestContext) -> Result<UploadRequest, 
     let certificate = params.required_string("CertificatePublicKey")?;
     let private_key = params.optional_string("CertificatePrivateKey")?.filter(|key| !key.trim().is_empty());
     let kind = read_kind(params)?;
-    if kind == CertificateKind::Server && private_key.is_none() {
-        return Err(ApiError::new(
-            crate::error::codes::MISSING_PARAMETER,
-            "missing required parameter CertificatePrivateKey: a certificate of CertificateType SVR needs its private key; \
-             use CertificateType CA to upload a CA certificate without a key",
-        ));
-    }
     let alias = params.optional_string("Alias")?.unwrap_or_default();
     if alias.chars().count() > MAX_ALIAS_CHARS {
         return Err(ApiError::invalid_parameter_value("Alias", format!("at most {MAX_ALIAS_CHARS} characters are allowed")));

@@ -112,6 +112,12 @@ pub enum UploadError {
     #[error("the certificate {subject} has a {algorithm} public key, which certkeeper does not host; use an RSA (2048, 3072 or 4096 bits) or ECDSA P-256 or P-384 certificate")]
     UnsupportedCertificateKey { subject: String, algorithm: String },
 
+    #[error(
+        "missing required parameter CertificatePrivateKey: a certificate of CertificateType SVR needs its private key \
+         (in CertificatePrivateKey, or inside a PKCS#12 file); use CertificateType CA to upload a CA certificate without a key"
+    )]
+    KeyRequired,
+
     #[error("the certificate {subject} carries no DNS name (no subjectAltName and no common name); upload a server certificate")]
     NoNames { subject: String },
 }

@@ -115,7 +115,8 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
 fn load_rsa(pkcs8: &[u8], pkcs1: &[u8], encoding: &'static str) -> Result<PrivateKey, UploadError> {
     let bits = rsa_modulus_bits(pkcs1).ok_or_else(|| invalid(encoding, "the RSA key has no modulus"))?;
     let Some(algorithm) = KeyAlgorithm::rsa_with_bits(bits) else {
-        return Err(UploadError::UnsupportedKey { algorithm: format!("RSA with a {bits}-bit modulus") });
+        let note = if bits < 2048 { ", below the minimum of 2048 bits" } else { "" };
+        return Err(UploadError::UnsupportedKey { algorithm: format!("RSA with a {bits}-bit modulus{note}") });
     };
     let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|error| invalid(encoding, format!("the RSA key is inconsistent ({error})")))?;
     Ok(PrivateKey {
@@ -200,6 +201,9 @@ fn from_encrypted_pkcs8(der_bytes: &[u8], password: Option<&str>) -> Result<Priv
     use pkcs8::der::Decode;
 
     let scheme = encryption_scheme_name(der_bytes);
+    if scheme != "PBES2" {
+        return Err(UploadError::UnsupportedKeyEncryption { scheme });
+    }
     let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der_bytes).map_err(|error| match error.kind() {
         pkcs8::der::ErrorKind::OidUnknown { .. } => UploadError::UnsupportedKeyEncryption { scheme: scheme.clone() },
         _ => invalid("encrypted PKCS#8", format!("EncryptedPrivateKeyInfo is malformed ({error})")),

@@ -158,9 +158,10 @@ fn scan_blocks(field: &'static str, text: &str) -> Result<Vec<Block>, UploadErro
         position = end_label_start + end_label_length + DASHES.len();
 
         let (headers, body) = split_headers(&text[body_start..end_at]);
-        // The body of a legacy encrypted key is ciphertext, so its DER header cannot be checked.
+        // The body of a legacy encrypted key is ciphertext and an OpenSSH key is not DER, so
+        // neither has a DER header to check.
         let encrypted = headers.iter().any(|(name, value)| name.eq_ignore_ascii_case("Proc-Type") && value.to_ascii_uppercase().contains("ENCRYPTED"));
-        let der = decode_body(field, &label, line, &body, encrypted)?;
+        let der = decode_body(field, &label, line, &body, encrypted || label == "OPENSSH PRIVATE KEY")?;
         blocks.push(Block { label, headers, der, line });
     }
     Ok(blocks)
@@ -188,7 +189,7 @@ fn split_headers(body: &str) -> (Vec<(String, String)>, String) {
     (headers, data)
 }
 
-fn decode_body(field: &'static str, label: &str, line: usize, body: &str, encrypted: bool) -> Result<Vec<u8>, UploadError> {
+fn decode_body(field: &'static str, label: &str, line: usize, body: &str, skip_der_check: bool) -> Result<Vec<u8>, UploadError> {
     let invalid = |detail: String| UploadError::InvalidBase64 { field, label: label.to_owned(), line, detail };
     if body.is_empty() {
         return Err(invalid("the block is empty".to_owned()));
@@ -199,7 +200,7 @@ fn decode_body(field: &'static str, label: &str, line: usize, body: &str, encryp
         return Err(invalid(format!("character {character:?} at position {offset} is not base64")));
     }
     let der = BASE64.decode(body.as_bytes()).map_err(|error| invalid(error.to_string()))?;
-    if encrypted {
+    if skip_der_check {
         return Ok(der);
     }
     match der::announced_length(&der) {
