@@ -31,7 +31,8 @@ pub struct UploadedCertificate {
     pub not_before: i64,
     pub not_after: i64,
     /// The subjectPublicKey BIT STRING contents.
-    pub(crate) public_key: Vec<u8>,
+    #[doc(hidden)]
+    pub public_key: Vec<u8>,
     /// The key algorithm, or a description of an algorithm certkeeper does not host.
     pub key_algorithm: Result<KeyAlgorithm, String>,
     /// Modulus size of an RSA key.

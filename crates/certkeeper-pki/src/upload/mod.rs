@@ -323,3 +323,40 @@ pub fn private_key_to_pkcs8(bytes: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>,
     };
     Ok(parsed.pkcs8)
 }
+
+/// The body of the upload fuzz target (`fuzz/fuzz_targets/upload.rs`), also run on stable by
+/// `tests/upload_fuzz.rs` over the corpus and pseudo-random mutations of it.
+///
+/// The input is split at the first two `0xFF` bytes into the certificate field, the key field
+/// and the password; each part is read as Latin-1 when it is not UTF-8. Parsing and chain
+/// building must return, never panic, and an accepted upload must pair its leaf with the key.
+#[doc(hidden)]
+pub fn fuzz_upload(data: &[u8]) {
+    fn text(bytes: &[u8]) -> String {
+        String::from_utf8(bytes.to_vec()).unwrap_or_else(|_| bytes.iter().map(|byte| char::from(*byte)).collect())
+    }
+    let mut parts = data.splitn(3, |byte| *byte == 0xFF);
+    let certificate = text(parts.next().unwrap_or_default());
+    let key = parts.next().map(text);
+    let password = parts.next().map(text);
+    let input = UploadInput {
+        certificate_field: "CertificatePublicKey",
+        certificate: &certificate,
+        key_field: "CertificatePrivateKey",
+        private_key: key.as_deref(),
+        password: password.as_deref(),
+    };
+    let Ok(parsed) = parse_upload(&input) else {
+        return;
+    };
+    assert!(!parsed.certificates.is_empty(), "an accepted parse holds a certificate");
+    for kind in [CertificateKind::Server, CertificateKind::Ca] {
+        if let Ok(chain) = assemble(&parsed.certificates, parsed.key.as_ref(), kind, 1_800_000_000, &ChainSources::default()) {
+            if let Some(key) = &parsed.key {
+                assert_eq!(chain.leaf.public_key, key.public_key, "the leaf matches the key");
+            }
+            assert!(chain.intermediates.len() < MAX_CHAIN_DEPTH);
+            assert!(chain.intermediates.iter().all(|certificate| certificate.sha256 != chain.leaf.sha256), "no certificate repeats");
+        }
+    }
+}
