@@ -1,6 +1,6 @@
 //! Uploads, chain checks and downloads of hosted certificates through the real `ssl` actions,
-//! checked with nginx, OpenSSL and keytool. The field cases are BC-01 to BC-04 of the upload
-//! area: byte-order marks, root-first CRLF bundles, key encodings, and IIS and Tomcat files.
+//! checked with nginx, OpenSSL and keytool: byte-order marks, root-first bundles with CRLF line
+//! ends, every private-key encoding, and the IIS and Tomcat files that failed in other tools.
 
 mod common;
 mod fixture;

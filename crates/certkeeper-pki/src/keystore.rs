@@ -1,7 +1,7 @@
 //! PKCS#12 and Java keystores for IIS and Tomcat downloads.
 //!
-//! Each keystore holds one private-key entry whose chain is the leaf followed by its
-//! intermediates; the root is left out, as servers do not send it.
+//! Each keystore contains one private-key entry whose chain is the leaf followed by its
+//! intermediates. The root is left out because servers do not send it.
 
 /// Encryption of a PKCS#12 file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,9 +25,9 @@ pub enum KeystoreError {
     Jks(String),
 }
 
-/// PBKDF iterations of the compatible form; 2048 is what OpenSSL 1.1 wrote and Windows accepts.
+/// PBKDF iterations of the compatible form: 2048, the count OpenSSL 1.1 writes by default.
 const COMPATIBLE_ITERATIONS: u32 = 2048;
-/// PBKDF2 iterations of the modern form, the OpenSSL 3 default.
+/// PBKDF2 iterations of the modern form: 2048, the count OpenSSL 3.0 writes by default.
 const MODERN_ITERATIONS: u32 = 2048;
 
 /// Builds a PKCS#12 file with one key entry named `alias`.
@@ -37,8 +37,8 @@ pub fn pkcs12(alias: &str, key_pkcs8: &[u8], chain: &[Vec<u8>], password: &str, 
     let failed = |error: p12_keystore::error::Error| KeystoreError::Pkcs12(error.to_string());
     let key = PrivateKey::from_der(key_pkcs8).map_err(failed)?;
     let certificates = chain.iter().map(|der| Certificate::from_der(der)).collect::<Result<Vec<_>, _>>().map_err(failed)?;
-    // The local key id ties the key bag to the leaf's certificate bag; the leaf's SHA-1 is what
-    // OpenSSL uses.
+    // The local key id ties the key bag to the leaf's certificate bag. OpenSSL uses the leaf's
+    // SHA-1 digest, and so does certkeeper.
     let local_key_id = chain.first().map(|leaf| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf).as_ref().to_vec()).unwrap_or_default();
     let mut store = KeyStore::new();
     store.add_entry(alias, KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, certificates)));

@@ -1,6 +1,6 @@
 //! Hosting of certificates issued elsewhere: upload, duplicate checks and chain checks.
 //!
-//! An upload is parsed and its chain built by `certkeeper_pki::upload`; this service adds the
+//! `certkeeper_pki::upload` parses an upload and builds its chain. This service adds the
 //! sources that need the store or the network (certkeeper's own CA certificates, caIssuers
 //! fetches when enabled), seals the key, and stores everything in one transaction. An upload
 //! is stored as an issued certificate (status 1) with source `upload`, no serial and no issuer
@@ -27,7 +27,7 @@ pub const UPLOAD_PRODUCT_ID: u32 = 0;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HostingError {
-    /// The input was rejected; the message is for the client.
+    /// The input was rejected, with a message for the client.
     #[error(transparent)]
     Upload(#[from] UploadError),
     #[error("store failure: {0}")]
@@ -42,7 +42,7 @@ pub struct UploadRequest {
     pub account_id: Option<i64>,
     pub certificate: String,
     pub private_key: Option<String>,
-    /// Password of an encrypted key or PKCS#12 file; also the password of keystore downloads.
+    /// Password of an encrypted key or PKCS#12 file, and of later keystore downloads.
     pub password: Option<String>,
     pub kind: CertificateKind,
     pub alias: String,

@@ -114,11 +114,17 @@ impl TestPki {
     /// `names` (the first is the common name), valid from `start_days` (negative for the past)
     /// for `days`.
     pub fn leaf(&self, stem: &str, names: &[&str], key: TestKey, start_days: i64, days: i64) {
+        self.leaf_with_extensions(stem, names, key, start_days, days, "");
+    }
+
+    /// Issues a leaf like [`TestPki::leaf`] with more extension lines in `openssl x509v3_config`
+    /// form, such as `authorityInfoAccess=caIssuers;URI:http://127.0.0.1:8080/int.der`.
+    pub fn leaf_with_extensions(&self, stem: &str, names: &[&str], key: TestKey, start_days: i64, days: i64, extensions: &str) {
         let key_file = format!("{stem}.key");
         self.key(&key_file, key);
         let san = names.iter().map(|name| format!("DNS:{name}")).collect::<Vec<_>>().join(",");
         let ext = format!(
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={san}\nauthorityKeyIdentifier=keyid\n"
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={san}\nauthorityKeyIdentifier=keyid\n{extensions}\n"
         );
         std::fs::write(self.file(&format!("{stem}.ext")), ext).expect("write leaf ext");
         openssl(self.path(), &["req", "-new", "-key", &key_file, "-subj", &format!("/CN={}", names[0]), "-out", &format!("{stem}.csr")]);

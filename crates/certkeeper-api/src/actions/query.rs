@@ -67,7 +67,8 @@ fn read_filter(params: &Params, ctx: &RequestContext, now: i64) -> Result<(Certi
 
     match params.optional_string("CertificateType")?.map(|text| text.trim().to_ascii_uppercase()).as_deref() {
         None | Some("") | Some("SVR") => {}
-        // NOTE: certkeeper stores no CA-type certificates yet, so a CA filter matches nothing.
+        // NOTE: uploads of CertificateType CA keep their type in uploaded_certificates, which
+        // listings do not read yet, so a CA filter matches nothing and they are listed as SVR.
         Some("CA") => filter.match_nothing = true,
         Some(other) => return Err(ApiError::invalid_parameter_value("CertificateType", format!("expected CA or SVR, got {other:?}"))),
     }

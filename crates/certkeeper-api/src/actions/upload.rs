@@ -1,8 +1,8 @@
 //! UploadCertificate, CheckCertificateChain and CheckCertificateExist.
 //!
 //! Every rejected upload gets its own error code (the table is in `docs/api.md`) and a message
-//! that names the problem and the fix; nothing is stored. An accepted upload's response adds
-//! `UploadReport` to the documented fields: what was reordered, dropped or added, and the
+//! that names the problem and the fix, and nothing is stored. An accepted upload's response
+//! adds `UploadReport` to the documented fields: what was reordered, dropped or added, and the
 //! warnings.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::action::RequestContext;
 use crate::error::ApiError;
 use crate::params::Params;
 
-/// Longest alias accepted, in characters (the limit of ModifyCertificateAlias).
+/// Maximum alias length in characters, the limit of ModifyCertificateAlias.
 const MAX_ALIAS_CHARS: usize = 200;
 
 const UPLOAD_PARAMETERS: &[&str] = &[

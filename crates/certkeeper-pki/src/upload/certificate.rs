@@ -6,7 +6,7 @@ use x509_parser::public_key::PublicKey;
 
 use super::der::oid;
 
-/// signature algorithms that hash with SHA-1 (RFC 3279 §2.2): sha1WithRSAEncryption and
+/// Signature algorithms that hash with SHA-1 (RFC 3279 §2.2): sha1WithRSAEncryption and
 /// ecdsa-with-SHA1.
 const SHA1_SIGNATURES: [&str; 2] = ["1.2.840.113549.1.1.5", "1.2.840.10045.4.1"];
 /// SM2 with SM3 signatures, 1.2.156.10197.1.501.
@@ -23,7 +23,7 @@ pub struct UploadedCertificate {
     pub issuer: String,
     pub(crate) subject_raw: Vec<u8>,
     pub(crate) issuer_raw: Vec<u8>,
-    /// True when basicConstraints says cA.
+    /// True when basicConstraints sets cA.
     pub is_ca: bool,
     /// True when subject and issuer are equal and the certificate verifies its own signature.
     pub self_signed: bool,

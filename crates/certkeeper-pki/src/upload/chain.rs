@@ -214,7 +214,7 @@ fn find_issuer<'a>(child: &UploadedCertificate, pool: &'a [UploadedCertificate],
 
 /// Orders an upload into a chain and completes it from `sources`.
 ///
-/// `certificates` holds the distinct certificates in upload order. Checks that make the
+/// `certificates` contains the distinct certificates in upload order. Checks that make the
 /// upload unusable (expiry, weak or unsupported keys, SM2) fail with an [`UploadError`]; the
 /// rest are warnings in the report.
 pub fn assemble(

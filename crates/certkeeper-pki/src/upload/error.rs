@@ -1,7 +1,7 @@
 //! Reasons an upload is rejected.
 //!
 //! Each variant names the request field at fault (the Tencent API parameter name, passed in
-//! by the caller) and says what to change. The API maps each variant to its own error code.
+//! by the caller) and states what to change. The API maps each variant to its own error code.
 
 /// An upload that certkeeper does not store, with the reason.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 //!
 //! [`parse_upload`] reads the certificate field (PEM blocks in any order, DER, PKCS#7 or
 //! PKCS#12 as base64) and the key field (PKCS#8 plain or encrypted, PKCS#1, SEC1, legacy
-//! encrypted PEM), and [`assemble`] picks the leaf, orders and completes the chain, and runs
+//! encrypted PEM). [`assemble`] then picks the leaf, orders and completes the chain, and runs
 //! the checks. Nothing here performs I/O or reads the clock.
 
 mod certificate;
