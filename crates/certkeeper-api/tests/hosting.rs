@@ -403,3 +403,36 @@ async fn chain_completed_from_own_ca() {
     assert_eq!(std::str::from_utf8(file(&files, "Nginx/own.example.com_bundle.crt")).unwrap().matches("BEGIN CERTIFICATE").count(), 2);
     assert!(files.iter().any(|(name, _)| name == "Root/root.crt"));
 }
+
+#[tokio::test]
+async fn key_password_protects_keystores() {
+    let host = hosting_app().await;
+    let fx = &host.fx;
+    let applied = host.call(&fx.alice, "ApplyCertificate", &json!({ "DvAuthMethod": "DNS", "DomainName": "order.example.com", "CsrKeyPassword": "order-pass" })).await;
+    let order_id = applied["CertificateId"].as_str().unwrap_or_else(|| panic!("{applied}")).to_owned();
+    let sealed = fx.store.key_password(&order_id).await.unwrap().expect("CsrKeyPassword is stored");
+    let opened = fx.master_key.open(&format!("certificate-key-password:{order_id}"), &sealed).unwrap();
+    assert_eq!(opened.as_slice(), b"order-pass");
+
+    let (record, _) = issue_rsa_with_key(fx, "pass.example.test").await;
+    let sealed = fx.master_key.seal(&format!("certificate-key-password:{}", record.id), b"given-pass").unwrap();
+    fx.store.set_key_password(&record.id, &sealed).await.unwrap();
+    let files = host.download(&record.id).await;
+    assert_eq!(file(&files, "IIS/keystorePass.txt"), b"given-pass\n");
+    let out = fx.dir.path().join("given-pass");
+    write_files(&out, &files);
+    let (ok, info) = try_openssl(&out, &["pkcs12", "-info", "-noout", "-legacy", "-in", "IIS/pass.example.test.pfx", "-passin", "pass:given-pass"]);
+    assert!(ok, "{info}");
+
+    let pki = &host.pki;
+    pki.key_forms("rsa", "upload-pass");
+    let (id, _) = host.upload_ok(json!({ "CertificatePublicKey": pki.chain("rsa"), "CertificatePrivateKey": pki.read("rsa.enc8.key"), "KeyPassword": "upload-pass" })).await;
+    let files = host.download(&id).await;
+    assert_eq!(file(&files, "Tomcat/keystorePass.txt"), b"upload-pass\n");
+    let listing = keytool_list(&{
+        let out = fx.dir.path().join("upload-pass");
+        write_files(&out, &files);
+        out.join("Tomcat/www.example.test.jks")
+    }, "JKS", "upload-pass");
+    assert!(listing.contains("Certificate chain length: 2"), "{listing}");
+}

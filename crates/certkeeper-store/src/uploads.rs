@@ -74,3 +74,27 @@ impl Store {
         Ok(row.map(|(id,)| id))
     }
 }
+
+impl Store {
+    /// Stores the sealed keystore password of a certificate, replacing an earlier one.
+    pub async fn set_key_password(&self, certificate_id: &str, sealed_password: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO certificate_key_passwords (certificate_id, sealed_password) VALUES ($1, $2) \
+             ON CONFLICT (certificate_id) DO UPDATE SET sealed_password = excluded.sealed_password",
+        )
+        .bind(certificate_id)
+        .bind(sealed_password)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Returns the sealed keystore password of a certificate, if one was given.
+    pub async fn key_password(&self, certificate_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT sealed_password FROM certificate_key_passwords WHERE certificate_id = $1")
+            .bind(certificate_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(sealed,)| sealed))
+    }
+}

@@ -14,8 +14,8 @@
 //!   `<domain>.key` and `<domain>.key.der` (PKCS#8).
 //!
 //! Key files, IIS and Tomcat are present only when certkeeper holds the key. The keystore
-//! password is the KeyPassword given at upload, otherwise a random one generated for each
-//! download. No file repeats a certificate, and PEM files use LF and end with a newline. A `*`
+//! password is the KeyPassword given at upload or the CsrKeyPassword given with
+//! ApplyCertificate, otherwise a random one generated for each download. No file repeats a certificate, and PEM files use LF and end with a newline. A `*`
 //! in a wildcard domain is written as `_` in file names.
 
 use std::collections::HashMap;
@@ -279,26 +279,30 @@ pub(super) async fn material(services: &Services, ctx: &RequestContext, record: 
         let Some(upload) = upload else {
             return Ok(Material { leaf, intermediates: Vec::new(), root: None, key, password: None });
         };
-        let password = match &upload.sealed_key_password {
-            Some(sealed) => {
-                let opened = services
-                    .master_key
-                    .open(&certkeeper_ra::hosting::key_password_context(&record.id), sealed)
-                    .map_err(|error| store_failure(ctx, &error))?;
-                Some(Zeroizing::new(String::from_utf8_lossy(&opened).into_owned()))
-            }
-            None => None,
-        };
+        let password = open_password(services, ctx, &record.id, upload.sealed_key_password.as_deref())?;
         return Ok(Material { leaf, intermediates: split_der(&upload.chain_der), root: upload.root_der, key, password });
     }
     let chain = issuer_chain(services, ctx, record).await?;
+    let sealed_password = services.store.key_password(&record.id).await.map_err(|error| store_failure(ctx, &error))?;
     Ok(Material {
         leaf,
         intermediates: chain.intermediate.into_iter().map(|row| row.certificate_der).collect(),
         root: chain.root.map(|row| row.certificate_der),
         key,
-        password: None,
+        password: open_password(services, ctx, &record.id, sealed_password.as_deref())?,
     })
+}
+
+/// Opens a sealed keystore password: the upload's KeyPassword or the order's CsrKeyPassword.
+fn open_password(services: &Services, ctx: &RequestContext, id: &str, sealed: Option<&[u8]>) -> Result<Option<Zeroizing<String>>, ApiError> {
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let opened = services
+        .master_key
+        .open(&certkeeper_ra::hosting::key_password_context(id), sealed)
+        .map_err(|error| store_failure(ctx, &error))?;
+    Ok(Some(Zeroizing::new(String::from_utf8_lossy(&opened).into_owned())))
 }
 
 /// Splits DER certificates stored one after another.

@@ -14,3 +14,10 @@ CREATE TABLE uploaded_certificates (
     report              TEXT NOT NULL DEFAULT '' -- what the chain builder changed and warned about, one fact a line
 );
 CREATE INDEX uploaded_certificates_fingerprint ON uploaded_certificates (account_id, leaf_sha256);
+
+-- The CsrKeyPassword of an order whose key certkeeper generated, sealed: the password of its
+-- IIS and Tomcat keystore downloads.
+CREATE TABLE certificate_key_passwords (
+    certificate_id  TEXT PRIMARY KEY REFERENCES certificates (id),
+    sealed_password BLOB NOT NULL
+);
