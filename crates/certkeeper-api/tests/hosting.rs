@@ -1,6 +1,6 @@
 //! Uploads, chain checks and downloads of hosted certificates through the real `ssl` actions,
-//! checked with nginx, OpenSSL and keytool: byte-order marks, root-first bundles with CRLF line
-//! ends, every private-key encoding, and the IIS and Tomcat files that failed in other tools.
+//! checked with nginx, OpenSSL and keytool. The cases are byte-order marks, root-first bundles
+//! with CRLF line ends, every private-key encoding, and IIS and Tomcat keystores.
 
 mod common;
 mod fixture;

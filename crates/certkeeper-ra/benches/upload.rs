@@ -4,9 +4,9 @@
 //! Run: `cargo bench -p certkeeper-ra --bench upload -- [COUNT]` (default 10000).
 //!
 //! Each upload is the PEM bundle leaf, intermediate, root (the root is set apart by the chain
-//! builder) and the leaf's P-256 key in PKCS#8. Three rates are printed, all on one thread:
-//! parsing and chain building alone; full uploads, each its own durable SQLite commit
-//! (`synchronous = FULL`) after sealing the key; and, as the peer, one `openssl verify` process
+//! builder) and the leaf's P-256 key in PKCS#8. Three rates are printed, all on one thread.
+//! The first is parsing and chain building alone. The second is full uploads, each sealing the
+//! key and committing durably (`synchronous = FULL`). The peer is one `openssl verify` process
 //! checking every leaf against the same root and intermediate. OpenSSL parses and verifies the
 //! chain but does not read or match keys, so it does a subset of the work of an upload.
 

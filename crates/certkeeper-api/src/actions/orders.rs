@@ -264,7 +264,7 @@ async fn cancel_certificate_order(services: Arc<Services>, ctx: RequestContext, 
 /// Keeps CsrKeyPassword, sealed, as the password of the order's IIS and Tomcat keystores.
 ///
 /// NOTE: this runs after the order is stored, in its own transaction. When it fails, the error
-/// is logged and the order stands; its keystores then get a random password, which the
+/// is logged and the order is kept. Its keystores then get a random password, which the
 /// download writes into `keystorePass.txt` as usual.
 async fn store_key_password(services: &Services, ctx: &RequestContext, id: &str, password: &str) {
     let context = certkeeper_ra::hosting::key_password_context(id);
