@@ -294,6 +294,27 @@ async fn iis_and_tomcat_downloads() {
         let (ok, output) = try_openssl(&out, &["verify", "-CAfile", "Root/root.crt", "-untrusted", chain, &leaf]);
         assert!(ok, "{leaf}: {output}");
     }
+    // The Nginx bundle and the keystores carry their own chain: the leaf comes first and the
+    // rest of the file is the untrusted chain.
+    let bundle = format!("Nginx/{stem}_bundle.crt");
+    let (ok, output) = try_openssl(&out, &["verify", "-CAfile", "Root/root.crt", "-untrusted", &bundle, &bundle]);
+    assert!(ok, "{bundle}: {output}");
+    for (pfx, password, legacy) in [(format!("IIS/{stem}.pfx"), &password, true), (format!("IIS/{stem}_aes256.pfx"), &password, false), (format!("Tomcat/{stem}.pfx"), &tomcat_password, true)] {
+        let extracted = format!("{pfx}.certs.pem");
+        let mut args = vec!["pkcs12", "-in", &pfx, "-nokeys", "-passin"];
+        let pass = format!("pass:{password}");
+        args.push(&pass);
+        args.extend(["-out", &extracted]);
+        if legacy {
+            args.push("-legacy");
+        }
+        let (ok, output) = try_openssl(&out, &args);
+        assert!(ok, "{pfx}: {output}");
+        let text = std::fs::read_to_string(out.join(&extracted)).unwrap();
+        assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2, "{pfx} holds leaf and intermediate");
+        let (ok, output) = try_openssl(&out, &["verify", "-CAfile", "Root/root.crt", "-untrusted", &extracted, &extracted]);
+        assert!(ok, "{pfx}: {output}");
+    }
     let (ok, output) = try_openssl(&out, &["x509", "-inform", "DER", "-noout", "-in", &format!("Other/{stem}.der")]);
     assert!(ok, "{output}");
 }

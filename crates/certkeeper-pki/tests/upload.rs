@@ -237,3 +237,18 @@ fn keystores_read_by_openssl_and_keytool() {
     assert!(listing.contains("PrivateKeyEntry"), "{listing}");
     assert!(listing.contains("Certificate chain length: 2"), "{listing}");
 }
+
+#[test]
+fn sha1_and_weak_chain_reported() {
+    let pki = TestPki::new();
+    pki.leaf("www", &["www.example.test"], TestKey::EcP256, -1, 30);
+    openssl(pki.path(), &["x509", "-req", "-in", "www.csr", "-CA", "intermediate.pem", "-CAkey", "intermediate.key", "-set_serial", "77", "-days", "30", "-sha1", "-extfile", "www.ext", "-out", "sha1.pem"]);
+    let chain = hosted(&pki.read("sha1.pem"), Some(&pki.read("www.key")), None).unwrap();
+    assert!(chain.report.warnings.iter().any(|warning| warning.code == "Sha1Signature"), "{:?}", chain.report.warnings);
+
+    pki.leaf("weak", &["weak.example.test"], TestKey::Rsa1024, -1, 30);
+    let parsed = parse(&pki.read("weak.pem"), None, None).unwrap();
+    let error = upload::assemble(&parsed.certificates, None, CertificateKind::Server, now(), &ChainSources::default()).unwrap_err();
+    assert!(matches!(error, UploadError::WeakKey { bits: 1024, .. }), "{error}");
+    assert!(error.to_string().contains("below the minimum of 2048 bits"), "{error}");
+}
