@@ -21,7 +21,7 @@ fn workspace() -> PathBuf {
 fn seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
     let cases = workspace().join("crates/certkeeper-api/tests/corpus/upload");
-    let mut directories: Vec<PathBuf> = std::fs::read_dir(&cases).unwrap().map(|entry| entry.unwrap().path()).collect();
+    let mut directories: Vec<PathBuf> = std::fs::read_dir(&cases).unwrap().map(|entry| entry.unwrap().path()).filter(|path| path.is_dir()).collect();
     directories.sort();
     for case in directories {
         let read = |name: &str| std::fs::read(case.join(name)).unwrap_or_default();
