@@ -371,6 +371,11 @@ async fn uploads_listed_not_revocable_deletable() {
     assert!(record.not_after.is_some(), "expiry monitoring reads not_after");
     assert!(record.serial.is_none(), "uploads take no serial of certkeeper's CA");
 
+    let described = host.call(&host.fx.alice, "DescribeCertificate", &json!({ "CertificateId": id })).await;
+    assert_eq!(described["CertificateType"], json!("SVR"), "{described}");
+    let (ca_id, _) = host.upload_ok(json!({ "CertificatePublicKey": host.pki.read("intermediate.pem"), "CertificateType": "CA" })).await;
+    let described = host.call(&host.fx.alice, "DescribeCertificate", &json!({ "CertificateId": ca_id })).await;
+    assert_eq!(described["CertificateType"], json!("CA"), "{described}");
     let revoke = host.call(&host.fx.alice, "RevokeCertificate", &json!({ "CertificateId": id })).await;
     assert_eq!(error_code(&revoke), Some("FailedOperation.InvalidCertificateSource"), "{revoke}");
     let deleted = host.call(&host.fx.alice, "DeleteCertificate", &json!({ "CertificateId": id })).await;
