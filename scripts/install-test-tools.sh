@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the programs the test suite runs against, when they are missing:
 # Debian packages (BIND9, nginx, OpenSSL, curl, a JDK for keytool) and a Python
-# virtualenv in .venv with pkilint, the Tencent Cloud SDK, tccli and aiosmtpd.
+# virtualenv in .venv with pkilint, the Tencent Cloud SDK, tccli and aiosmtpd; and
+# cargo-fuzz from crates.io.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,12 @@ if ! "$venv/bin/python" -c 'import pkilint, tencentcloud, aiosmtpd' 2>/dev/null 
    || [ ! -x "$venv/bin/tccli" ]; then
   echo "installing Python packages: ${python_packages[*]}"
   "$venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
+fi
+
+# cargo-fuzz runs the upload parser's fuzz target in scripts/test.sh.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz"
+  cargo install --locked --quiet cargo-fuzz
 fi
 
 echo "test tools ready: named $(named -v | cut -d' ' -f2), $(nginx -v 2>&1 | cut -d' ' -f3), $(openssl version | cut -d' ' -f1-2)"

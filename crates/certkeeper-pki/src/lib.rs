@@ -4,6 +4,7 @@
 //! through rcgen's `SigningKey`, so a hardware-backed key can take the place of [`keys::SigningKeyPair`].
 
 pub mod crl;
+pub mod keystore;
 pub mod csr;
 pub mod describe;
 pub mod ext;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod ocsp;
 pub mod profile;
 pub mod sealed;
+pub mod upload;
 
 pub use csr::{CheckedCsr, CsrError, CsrOrganization, MAX_CSR_NAMES, check_csr, csr_organization};
 pub use describe::{CertificateSummary, describe};

@@ -16,6 +16,7 @@ mod notices;
 mod organizations;
 mod revocations;
 mod reviews;
+mod uploads;
 mod validations;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ pub use reviews::{
     LetterAttached, NewRevocationLetter, NewRevocationRequest, REVIEW_KIND_REVOKE, REVIEW_KIND_REVOKE_FORM, REVIEW_KIND_REVOKE_LETTER,
     ReviewRow, RevocationLetterRow, RevocationRequestRow,
 };
+pub use uploads::UploadRow;
 pub use validations::{CheckOutcome, Issued, NewValidation, ValidationRow};
 
 /// File name of the SQLite database inside the data directory.

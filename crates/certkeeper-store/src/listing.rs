@@ -10,9 +10,11 @@ use crate::certificates::{append_log, certificate_from_row};
 use crate::{LogEntry, OperationLogRow, Store, StoreError};
 
 /// Columns of a certificate row without the DER and key blobs, which a listing does not need.
+/// `sealed_private_key` holds only the first byte of the sealed key, so that a listing can tell
+/// whether certkeeper holds the key (IIS and Tomcat downloads need it); it cannot be opened.
 const SUMMARY_COLUMNS: &str = "id, account_id, product_id, status, status_message, source, validation_method, \
      domain, names, key_algorithm, alias, project_id, serial, issuer_id, not_before, not_after, \
-     NULL AS certificate_der, NULL AS csr_der, NULL AS sealed_private_key, renewed_from, renewal_id, \
+     NULL AS certificate_der, NULL AS csr_der, substr(sealed_private_key, 1, 1) AS sealed_private_key, renewed_from, renewal_id, \
      reissued_from, reissued_by, auto_renew, term_ends_at, created_at, updated_at";
 
 /// Every column of a certificate row.

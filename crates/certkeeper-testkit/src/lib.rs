@@ -7,13 +7,15 @@
 mod bind9;
 mod documents;
 mod nginx;
+mod pki;
 mod process;
 mod service;
 mod tls_site;
 
 pub use bind9::{Bind9, Bind9Builder, TSIG_ALGORITHM, TSIG_KEY_NAME};
-pub use nginx::{Nginx, NginxBuilder};
 pub use documents::pdf_document;
+pub use nginx::{Nginx, NginxBuilder, check_certificate_files};
+pub use pki::{TestKey, TestPki, openssl, try_openssl};
 pub use process::free_port;
 pub use service::{Response, Service};
 pub use tls_site::{TlsSite, TlsSiteBuilder};

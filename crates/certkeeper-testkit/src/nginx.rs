@@ -328,3 +328,39 @@ http {{
     text.push_str("}\n");
     text
 }
+
+/// Runs `nginx -t` on a configuration whose HTTPS server uses `certificate_pem` (leaf then
+/// intermediates) and `key_pem`, and returns whether nginx accepted it with its output.
+///
+/// # Panics
+///
+/// When `nginx` is missing.
+pub fn check_certificate_files(certificate_pem: &[u8], key_pem: &[u8]) -> (bool, String) {
+    require_program("nginx", "nginx");
+    let dir = tempfile::Builder::new().prefix("certkeeper-nginx-t-").tempdir().expect("create a temporary directory");
+    for sub in ["logs", "temp"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("create an nginx directory");
+    }
+    std::fs::write(dir.path().join("server.crt"), certificate_pem).expect("write server.crt");
+    std::fs::write(dir.path().join("server.key"), key_pem).expect("write server.key");
+    let port = free_port();
+    let temp = dir.path().join("temp");
+    let conf = format!(
+        "pid {dir}/nginx.pid;\nerror_log {dir}/logs/error.log;\nevents {{}}\nhttp {{\n  client_body_temp_path {temp};\n  proxy_temp_path {temp};\n  \
+         fastcgi_temp_path {temp};\n  uwsgi_temp_path {temp};\n  scgi_temp_path {temp};\n  access_log off;\n  server {{\n    listen 127.0.0.1:{port} ssl;\n    \
+         ssl_certificate {dir}/server.crt;\n    ssl_certificate_key {dir}/server.key;\n  }}\n}}\n",
+        dir = dir.path().display(),
+        temp = temp.display(),
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf).expect("write nginx.conf");
+    let output = Command::new("nginx")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(dir.path().join("logs/error.log"))
+        .args(["-c", "nginx.conf", "-t"])
+        .output()
+        .unwrap_or_else(|error| panic!("failed to run nginx -t: {error}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}

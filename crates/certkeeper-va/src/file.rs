@@ -155,6 +155,34 @@ pub(crate) async fn check_file(
     result
 }
 
+/// Fetches a CA certificate from a caIssuers URL (RFC 5280 §4.2.2.1) under the same rules as
+/// a file check: http or https on the configured ports, redirects followed by hand, and
+/// special-purpose addresses rejected unless `allow_private_addresses` is set. Returns the
+/// body of an HTTP 200 response, at most [`MAX_BODY_BYTES`].
+pub(crate) async fn fetch_ca_issuer(
+    config: &ValidationConfig,
+    dns: &DnsClient,
+    url: &str,
+) -> Result<Vec<u8>, FetchError> {
+    let mut hops = Vec::new();
+    let outcome = tokio::time::timeout(config.total_timeout, fetch(config, dns, url, &mut hops))
+        .await
+        .unwrap_or(Err(FetchError::TimedOut {
+            after: config.total_timeout,
+        }))?;
+    if outcome.status != 200 || outcome.truncated {
+        return Err(FetchError::Request {
+            url: outcome.url,
+            reason: format!(
+                "HTTP {} with a body of {} bytes; expected HTTP 200 with a certificate",
+                outcome.status,
+                outcome.body.len()
+            ),
+        });
+    }
+    Ok(outcome.body)
+}
+
 fn compare_body(result: &mut DomainValidationResult, response: &FinalResponse, expected: &str) {
     // Trailing whitespace is ignored, as RFC 8555 §8.3 allows for HTTP-01.
     let trimmed = response.body.trim_ascii_end();

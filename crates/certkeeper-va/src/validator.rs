@@ -130,6 +130,17 @@ impl Validator {
         result
     }
 
+    /// Fetches the CA certificate at a caIssuers URL, under the address and redirect rules of
+    /// file checks.
+    pub async fn fetch_ca_issuer(&self, url: &str) -> Result<Vec<u8>, crate::FetchError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the check semaphore is never closed");
+        crate::file::fetch_ca_issuer(&self.config, &self.dns, url).await
+    }
+
     /// Checks the CAA records of `domain` (RFC 8659) against the issuer domains of our CA,
     /// such as `["certkeeper.example"]`.
     pub async fn check_caa(

@@ -26,7 +26,17 @@ pub fn router(
         issuers,
         &effective.public_url,
     );
-    let services = Arc::new(services.with_orders(orders));
+    let mut services = services.with_orders(orders);
+    if effective.settings.upload.fetch_aia {
+        match certkeeper_va::Validator::new(effective.settings.validation.clone(), &effective.settings.dns_auto) {
+            Ok(validator) => {
+                services.hosting =
+                    certkeeper_ra::HostingService::new(opened.store.clone(), Arc::clone(&opened.master_key), Some(Arc::new(validator)));
+            }
+            Err(error) => tracing::error!(%error, "upload.fetch_aia is set but the validator cannot be built; caIssuers URLs are not fetched"),
+        }
+    }
+    let services = Arc::new(services);
     let credentials = Arc::new(StoreCredentials::new(opened.store.clone(), Arc::clone(&opened.master_key)));
     let actions = Arc::new(ssl_actions(Arc::clone(&services)));
     let state = ApiState::new(credentials, actions);

@@ -56,6 +56,23 @@ pub struct Settings {
     /// Automatic renewal before expiry.
     #[serde(default)]
     pub renewal: RenewalSettings,
+    /// Uploads of certificates issued elsewhere.
+    #[serde(default)]
+    pub upload: UploadSettings,
+}
+
+/// The `[upload]` section: certificates issued elsewhere.
+///
+/// # Defaults
+/// `fetch_aia = false`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadSettings {
+    /// Fetch an intermediate missing from an upload from the caIssuers URL of the certificate
+    /// below it, under the address and redirect rules of `[validation]` file checks. Off by
+    /// default, because it makes certkeeper send requests to addresses an uploader chooses.
+    #[serde(default)]
+    pub fetch_aia: bool,
 }
 
 /// The `[renewal]` section: automatic renewal of certificates with AutoRenewFlag or a
@@ -232,6 +249,7 @@ impl Default for Settings {
             products: None,
             renewal: RenewalSettings::default(),
             notify: certkeeper_notify::NotifyConfig::default(),
+            upload: UploadSettings::default(),
         }
     }
 }

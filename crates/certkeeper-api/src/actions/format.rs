@@ -147,6 +147,8 @@ pub fn list_item(record: &CertificateRecord, product: Option<&Product>, now: i64
     let uploaded = record.source == CertificateSource::Uploaded;
     let validated = record.status == CertificateStatus::Issued && record.validation_method != ValidationMethod::None;
     let revoked_time = if record.status == CertificateStatus::Revoked { api_time(record.updated_at) } else { String::new() };
+    // IIS and Tomcat keystores need the private key.
+    let holds_key = record.sealed_private_key.is_some();
     let extra = json!({
         "PackageTypeName": if uploaded { Value::Null } else { json!(product.map(|product| product.name.clone())) },
         "ProjectInfo": project_info(record),
@@ -174,7 +176,7 @@ pub fn list_item(record: &CertificateRecord, product: Option<&Product>, now: i64
         "IsPackage": false,
         "KeyPasswordCustomFlag": false,
         "SupportDownloadType": {
-            "NGINX": true, "APACHE": true, "TOMCAT": false, "IIS": false, "JKS": false, "OTHER": false, "ROOT": true,
+            "NGINX": true, "APACHE": true, "TOMCAT": holds_key, "IIS": holds_key, "JKS": holds_key, "OTHER": true, "ROOT": true,
         },
         "CertRevokedTime": revoked_time,
         "HostingResourceTypes": Value::Null,

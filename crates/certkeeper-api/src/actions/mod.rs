@@ -16,6 +16,7 @@ mod organizations;
 mod paid;
 mod query;
 mod revoke;
+mod upload;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -115,6 +116,8 @@ pub struct Services {
     /// Owner revocation requests and their reviews, set with the order service. Without it
     /// RevokeCertificate and the review actions are not registered.
     pub revocations: Option<certkeeper_ra::RevocationService>,
+    /// Uploads of certificates issued elsewhere, and chain checks.
+    pub hosting: certkeeper_ra::HostingService,
 }
 
 impl Services {
@@ -126,6 +129,7 @@ impl Services {
         issuers: Arc<Vec<IssuerRow>>,
         public_url: &str,
     ) -> Self {
+        let hosting = certkeeper_ra::HostingService::new(store.clone(), Arc::clone(&master_key), None);
         Self {
             store,
             master_key,
@@ -136,6 +140,7 @@ impl Services {
             clock: Arc::new(SystemClock),
             orders: None,
             revocations: None,
+            hosting,
         }
     }
 
@@ -203,5 +208,6 @@ pub fn ssl_actions(services: Arc<Services>) -> ActionRegistry<Services> {
         paid::register(&mut registry);
     }
     revoke::register(&mut registry);
+    upload::register(&mut registry);
     registry
 }

@@ -179,10 +179,10 @@ fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequ
     let alias = params.optional_string("Alias")?.unwrap_or_default();
     let delete_dns_auto_record = params.optional_bool("DeleteDnsAutoRecord")?.unwrap_or(false);
 
-    // NOTE: the key password only protects JKS and PFX downloads, which certkeeper does not
-    // produce, so it is accepted and not stored. Contacts and the package id are accepted for
-    // compatibility and not stored either.
-    for ignored in ["CsrKeyPassword", "ContactEmail", "ContactPhone", "PackageId"] {
+    // CsrKeyPassword is read by apply_certificate. Contacts and the package id are accepted for
+    // compatibility and not stored.
+    params.optional_string("CsrKeyPassword")?;
+    for ignored in ["ContactEmail", "ContactPhone", "PackageId"] {
         params.optional_string(ignored)?;
     }
     if params.optional_string_array("DnsNames")?.is_some_and(|names| !names.is_empty()) {
@@ -232,6 +232,9 @@ async fn apply_certificate(services: Arc<Services>, ctx: RequestContext, params:
         }
     };
     let record = result.map_err(|error| order_failure(&ctx, &domain, error))?;
+    if let Some(password) = params.optional_string("CsrKeyPassword")?.filter(|password| !password.is_empty()) {
+        store_key_password(&services, &ctx, &record.id, &password).await;
+    }
     Ok(json!({ "CertificateId": record.id }))
 }
 
@@ -292,5 +295,21 @@ async fn cancel_certificate_order(services: Arc<Services>, ctx: RequestContext, 
             format!("certificate {id} is {} (status {}); only orders that are not issued can be cancelled", status.name(), status.code()),
         )),
         Err(error) => Err(order_failure(&ctx, &id, error)),
+    }
+}
+
+/// Keeps CsrKeyPassword, sealed, as the password of the order's IIS and Tomcat keystores.
+///
+/// NOTE: this runs after the order is stored, in its own transaction. When it fails, the error
+/// is logged and the order is kept. Its keystores then get a random password, which the
+/// download writes into `keystorePass.txt` as usual.
+async fn store_key_password(services: &Services, ctx: &RequestContext, id: &str, password: &str) {
+    let context = certkeeper_ra::hosting::key_password_context(id);
+    let stored = match services.master_key.seal(&context, password.as_bytes()) {
+        Ok(sealed) => services.store.set_key_password(id, &sealed).await.map_err(|error| error.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(error) = stored {
+        tracing::error!(request_id = %ctx.request_id, certificate_id = %id, %error, "storing CsrKeyPassword failed; keystores get a random password");
     }
 }

@@ -67,7 +67,9 @@ fn read_filter(params: &Params, ctx: &RequestContext, now: i64) -> Result<(Certi
 
     match params.optional_string("CertificateType")?.map(|text| text.trim().to_ascii_uppercase()).as_deref() {
         None | Some("") | Some("SVR") => {}
-        // NOTE: certkeeper stores no CA-type certificates yet, so a CA filter matches nothing.
+        // NOTE: uploads of CertificateType CA keep their type in uploaded_certificates, which
+        // listings do not read yet, so a CA filter matches nothing and lists show them as SVR.
+        // DescribeCertificate and DescribeCertificateDetail show the stored type.
         Some("CA") => filter.match_nothing = true,
         Some(other) => return Err(ApiError::invalid_parameter_value("CertificateType", format!("expected CA or SVR, got {other:?}"))),
     }
@@ -166,6 +168,9 @@ async fn describe_certificate(services: Arc<Services>, ctx: RequestContext, para
     let mut fields = format::common_fields(&record, product, now);
     let uploaded = record.source == CertificateSource::Uploaded;
     fields.insert("PackageTypeName".into(), if uploaded { Value::Null } else { json!(product.map(|p| p.name.clone())) });
+    if uploaded && let Some(upload) = services.store.upload(&record.id).await.map_err(|error| store_failure(&ctx, &error))? {
+        fields.insert("CertificateType".into(), json!(upload.certificate_type));
+    }
     fields.insert("OrderId".into(), Value::String(record.id.clone()));
     fields.insert("DvAuthDetail".into(), dv_auth_detail(&services, &ctx, &record).await?);
     fields.insert("VulnerabilityReport".into(), Value::Null);
@@ -328,7 +333,21 @@ async fn describe_certificate_detail(services: Arc<Services>, ctx: RequestContex
         }
         public_key = Value::String(bundle);
     }
-    let root_pem = chain.root.as_ref().map(|root| certkeeper_pki::to_pem("CERTIFICATE", &root.certificate_der));
+    let mut root_pem = chain.root.as_ref().map(|root| certkeeper_pki::to_pem("CERTIFICATE", &root.certificate_der));
+    // An upload keeps its own intermediates and root.
+    if uploaded && let Some(upload) = services.store.upload(&record.id).await.map_err(|error| store_failure(&ctx, &error))? {
+        fields.insert("CertificateType".into(), json!(upload.certificate_type));
+        let mut bundle = public_key.as_str().unwrap_or_default().to_owned();
+        for intermediate in super::download::split_der(&upload.chain_der) {
+            bundle.push_str(&certkeeper_pki::to_pem("CERTIFICATE", &intermediate));
+            chain_info.push(chain_entry(&intermediate));
+        }
+        if let Some(root) = &upload.root_der {
+            chain_info.push(chain_entry(root));
+            root_pem = Some(certkeeper_pki::to_pem("CERTIFICATE", root));
+        }
+        public_key = Value::String(bundle);
+    }
 
     fields.insert("CertificatePrivateKey".into(), json!(private_key_pem(&services, &ctx, &record)?));
     fields.insert("CertificatePublicKey".into(), public_key);
