@@ -467,42 +467,46 @@ impl OrderService {
     pub async fn run_scheduler(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let now = OffsetDateTime::now_utc();
-            let mut full_batch = false;
-            match self.store.certificates_with_due_validations(now.unix_timestamp(), SCHEDULER_BATCH).await {
-                Ok(ids) => {
-                    full_batch = ids.len() as i64 == SCHEDULER_BATCH;
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for id in ids {
-                        let service = self.clone();
-                        tasks.spawn(async move {
-                            let result = service.check_due(&id, now).await;
-                            if let Err(error) = &result {
-                                tracing::warn!(certificate_id = %id, %error, "scheduled validation check failed");
-                            }
-                            result.is_ok()
-                        });
-                    }
-                    // Orders whose check failed keep their due time, so a pass with failures
-                    // waits for the tick instead of picking them again at once.
-                    while let Some(joined) = tasks.join_next().await {
-                        if !matches!(joined, Ok(true)) {
-                            full_batch = false;
-                        }
-                    }
-                }
-                Err(error) => tracing::error!(%error, "listing due validations failed"),
-            }
-            // A full batch means more work is due, so the next pass starts at once.
-            if full_batch {
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::task::yield_now() => continue,
-                }
+            if let Err(error) = self.recheck_due(OffsetDateTime::now_utc()).await {
+                tracing::error!(%error, "listing due validations failed");
             }
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(SCHEDULER_TICK) => {}
+            }
+        }
+    }
+
+    /// Runs one recheck pass at `now`: checks the validations that are due, in batches of 256,
+    /// and goes on while batches come back full. Returns how many certificates were checked.
+    /// `certkeeper serve` runs it as a durable job once per second, so servers that share a
+    /// database do not check the same validation twice.
+    pub async fn recheck_due(&self, now: OffsetDateTime) -> Result<usize, OrderError> {
+        let mut checked = 0;
+        loop {
+            let ids = self.store.certificates_with_due_validations(now.unix_timestamp(), SCHEDULER_BATCH).await?;
+            let mut full_batch = ids.len() as i64 == SCHEDULER_BATCH;
+            checked += ids.len();
+            let mut tasks = tokio::task::JoinSet::new();
+            for id in ids {
+                let service = self.clone();
+                tasks.spawn(async move {
+                    let result = service.check_due(&id, now).await;
+                    if let Err(error) = &result {
+                        tracing::warn!(certificate_id = %id, %error, "scheduled validation check failed");
+                    }
+                    result.is_ok()
+                });
+            }
+            // Orders whose check failed keep their due time, so a pass with failures ends here
+            // instead of picking them again at once.
+            while let Some(joined) = tasks.join_next().await {
+                if !matches!(joined, Ok(true)) {
+                    full_batch = false;
+                }
+            }
+            if !full_batch {
+                return Ok(checked);
             }
         }
     }

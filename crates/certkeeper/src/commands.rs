@@ -57,7 +57,7 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
         "certificate authority loaded"
     );
 
-    let notify = certkeeper_notify::NotifyService::new(opened.store.clone(), effective.settings.notify.clone())?;
+    let mut notify = certkeeper_notify::NotifyService::new(opened.store.clone(), effective.settings.notify.clone())?;
     let events = Arc::new(crate::notify::NotifierEvents::new(notify.notifier.clone()));
     let orders = bootstrap::order_service(&opened, &effective)?.with_revocation_events(events);
     let issuers = Arc::new(opened.store.issuers().await?);
@@ -81,16 +81,18 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", effective.listen))?;
     tracing::info!(listen = %effective.listen, public_url = %effective.public_url, "listening");
 
-    let scheduler_stop = Arc::new(tokio::sync::Notify::new());
-    let scheduler_stopped = Arc::clone(&scheduler_stop);
-    let scheduler = tokio::spawn(orders.clone().run_scheduler(async move { scheduler_stopped.notified().await }));
+    // Validation rechecks and automatic renewals run as periodic durable jobs: of the servers
+    // that share a database, one runs each interval's pass.
     let renewal_settings = certkeeper_ra::AutoRenewSettings {
         window: Duration::from_secs(u64::from(effective.settings.renewal.auto_window_days) * 24 * 3600),
         interval: Duration::from_secs(effective.settings.renewal.check_interval_seconds),
     };
-    let renewer_stop = Arc::new(tokio::sync::Notify::new());
-    let renewer_stopped = Arc::clone(&renewer_stop);
-    let renewer = tokio::spawn(orders.run_auto_renewal(renewal_settings, async move { renewer_stopped.notified().await }));
+    notify
+        .runner
+        .handle(KIND_VALIDATION_RECHECK, recheck_handler(orders.clone()))
+        .every(KIND_VALIDATION_RECHECK, RECHECK_INTERVAL)
+        .every(KIND_RENEWAL, renewal_settings.interval)
+        .handle(KIND_RENEWAL, renewal_handler(orders.clone(), renewal_settings));
 
     let runner_stop = Arc::new(tokio::sync::Notify::new());
     let runner_stopped = Arc::clone(&runner_stop);
@@ -114,14 +116,6 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     watcher_stop.notify_one();
     publisher_task.abort();
     let _ = watcher.await;
-    scheduler_stop.notify_one();
-    if let Err(error) = scheduler.await {
-        tracing::error!(%error, "the validation scheduler ended abnormally");
-    }
-    renewer_stop.notify_one();
-    if let Err(error) = renewer.await {
-        tracing::error!(%error, "automatic renewal ended abnormally");
-    }
     runner_stop.notify_one();
     if let Err(error) = runner.await {
         tracing::error!(%error, "the job runner ended abnormally");
@@ -129,6 +123,39 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     opened.store.close().await;
     tracing::info!("stopped; database closed");
     Ok(())
+}
+
+/// Job kind of the pass that rechecks due domain validations of orders and revocations.
+const KIND_VALIDATION_RECHECK: &str = "validation.recheck";
+/// Job kind of the automatic renewal pass.
+const KIND_RENEWAL: &str = "renewal.scan";
+/// Interval of validation recheck passes. Each validation has its own next-check time with
+/// backoff; the pass only picks up those that are due.
+const RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+fn recheck_handler(orders: certkeeper_ra::OrderService) -> certkeeper_notify::JobHandler {
+    Arc::new(move |_job, now| {
+        let orders = orders.clone();
+        Box::pin(async move {
+            let now = time::OffsetDateTime::from_unix_timestamp(now).map_err(|error| error.to_string())?;
+            orders.recheck_due(now).await.map(|_| ()).map_err(|error| error.to_string())
+        })
+    })
+}
+
+fn renewal_handler(orders: certkeeper_ra::OrderService, settings: certkeeper_ra::AutoRenewSettings) -> certkeeper_notify::JobHandler {
+    Arc::new(move |_job, now| {
+        let orders = orders.clone();
+        let settings = settings.clone();
+        Box::pin(async move {
+            let now = time::OffsetDateTime::from_unix_timestamp(now).map_err(|error| error.to_string())?;
+            let renewed = orders.renew_due(&settings, now).await.map_err(|error| error.to_string())?;
+            if !renewed.is_empty() {
+                tracing::info!(count = renewed.len(), "automatic renewal pass finished");
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Completes on SIGINT or SIGTERM.
