@@ -41,6 +41,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with("--")).collect();
     let connections: usize = args.first().and_then(|value| value.parse().ok()).unwrap_or(16);
     let seconds: u64 = args.get(1).and_then(|value| value.parse().ok()).unwrap_or(5);
+    // RUST_LOG=certkeeper_publish=debug shows where a CRL build spends its time.
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(run(connections, Duration::from_secs(seconds)));
 }

@@ -71,6 +71,7 @@ impl Publisher {
     /// those that expired since, because that means revocations are missing from the store.
     pub async fn rebuild_crl(&self, issuer_id: i64, shard: i64) -> Result<Arc<PublishedCrl>, PublishError> {
         let _build = self.crl_build.lock().await;
+        let started = std::time::Instant::now();
         let this_update = now_seconds();
         let next_update = this_update + self.settings.crl_validity;
         let rows = self.store.crl_entries(issuer_id, shard, this_update.unix_timestamp()).await?;
@@ -94,23 +95,23 @@ impl Publisher {
             }
         }
 
+        let read = started.elapsed();
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
-            let serial = SerialNumber::from_hex(&row.serial).ok_or_else(|| PublishError::BadRevocation {
-                serial: row.serial.clone(),
-                detail: "the serial is not hex".to_owned(),
-            })?;
+            let serial = SerialNumber::from_bytes(&row.serial);
             let revoked_at = OffsetDateTime::from_unix_timestamp(row.revoked_at).map_err(|error| {
-                PublishError::BadRevocation { serial: row.serial.clone(), detail: error.to_string() }
+                PublishError::BadRevocation { serial: hex::encode(&row.serial), detail: error.to_string() }
             })?;
             let reason = RevocationReason::from_code(row.reason_code).unwrap_or_else(|error| {
                 // The entry is still listed, because dropping it would un-revoke the certificate.
-                tracing::warn!(serial = %row.serial, %error, "listing a revocation with an invalid reason as unspecified");
+                tracing::warn!(serial = %hex::encode(&row.serial), %error, "listing a revocation with an invalid reason as unspecified");
                 RevocationReason::Unspecified
             });
             entries.push(CrlEntry { serial, revoked_at, reason });
         }
 
+        let converted = started.elapsed();
+        let signing = std::time::Instant::now();
         let number = self
             .store
             .next_crl_number(issuer_id, shard, this_update.unix_timestamp(), entry_count)
@@ -150,7 +151,17 @@ impl Publisher {
             der: Arc::new(der),
         });
         self.crls.write().expect("CRL map lock poisoned").insert((issuer_id, shard), published.clone());
-        tracing::debug!(issuer = issuer_id, shard, number, entries = rows.len(), "CRL published");
+        tracing::debug!(
+            issuer = issuer_id,
+            shard,
+            number,
+            entries = rows.len(),
+            read_ms = read.as_millis() as u64,
+            converted_ms = converted.as_millis() as u64,
+            signed_ms = signing.elapsed().as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "CRL published"
+        );
         Ok(published)
     }
 }

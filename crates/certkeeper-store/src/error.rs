@@ -24,6 +24,8 @@ pub enum StoreError {
     NotFound { id: String },
     #[error("the stored row {what} is invalid: {detail}")]
     Corrupt { what: String, detail: String },
+    #[error("a database read task failed: {detail}")]
+    Worker { detail: String },
     #[error("database query failed: {0}")]
     Database(#[from] sqlx::Error),
 }
