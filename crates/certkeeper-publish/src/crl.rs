@@ -69,6 +69,8 @@ impl Publisher {
     ///
     /// Rejects the CRL when it would list fewer unexpired entries than the previous one, less
     /// those that expired since, because that means revocations are missing from the store.
+    // TODO: a shard of 1,000,000 revocations takes about 2.7 s on two cores (target 2 s);
+    // keeping the last build's entries and adding only newer rows would avoid the full read.
     pub async fn rebuild_crl(&self, issuer_id: i64, shard: i64) -> Result<Arc<PublishedCrl>, PublishError> {
         let _build = self.crl_build.lock().await;
         let started = std::time::Instant::now();
