@@ -376,6 +376,15 @@ async fn uploads_listed_not_revocable_deletable() {
     let (ca_id, _) = host.upload_ok(json!({ "CertificatePublicKey": host.pki.read("intermediate.pem"), "CertificateType": "CA" })).await;
     let described = host.call(&host.fx.alice, "DescribeCertificate", &json!({ "CertificateId": ca_id })).await;
     assert_eq!(described["CertificateType"], json!("CA"), "{described}");
+    let cas = host.call(&host.fx.alice, "DescribeCertificates", &json!({ "CertificateType": "CA" })).await;
+    assert_eq!(cas["TotalCount"], json!(1), "{cas}");
+    assert_eq!(cas["Certificates"][0]["CertificateId"], json!(ca_id), "{cas}");
+    assert_eq!(cas["Certificates"][0]["CertificateType"], json!("CA"), "{cas}");
+    let servers = host.call(&host.fx.alice, "DescribeCertificates", &json!({ "CertificateType": "SVR" })).await;
+    assert_eq!(servers["TotalCount"], json!(1), "{servers}");
+    assert_eq!(servers["Certificates"][0]["CertificateId"], json!(id), "{servers}");
+    let all = host.call(&host.fx.alice, "DescribeCertificates", &json!({})).await;
+    assert_eq!(all["TotalCount"], json!(2), "{all}");
     let revoke = host.call(&host.fx.alice, "RevokeCertificate", &json!({ "CertificateId": id })).await;
     assert_eq!(error_code(&revoke), Some("FailedOperation.InvalidCertificateSource"), "{revoke}");
     let deleted = host.call(&host.fx.alice, "DeleteCertificate", &json!({ "CertificateId": id })).await;

@@ -67,6 +67,9 @@ pub struct CertificateFilter {
     pub pending_issue: bool,
     /// Match nothing, for filters that no stored certificate can satisfy.
     pub match_nothing: bool,
+    /// Only uploads of CertificateType CA (`Some(true)`), or only the other certificates
+    /// (`Some(false)`).
+    pub ca_type: Option<bool>,
 }
 
 impl CertificateFilter {
@@ -83,6 +86,7 @@ impl CertificateFilter {
             && self.deployable.is_none()
             && !self.pending_issue
             && !self.match_nothing
+            && self.ca_type.is_none()
     }
 
     /// Pushes a query that returns the number of matching certificates: a sum of stored counters
@@ -161,6 +165,10 @@ impl CertificateFilter {
         if let Some((now, deployable)) = self.deployable {
             builder.push(if deployable { " AND " } else { " AND NOT " });
             builder.push("(status = ").push_bind(issued).push(" AND not_after > ").push_bind(now).push(")");
+        }
+        if let Some(ca_type) = self.ca_type {
+            builder.push(if ca_type { " AND id IN " } else { " AND id NOT IN " });
+            builder.push("(SELECT certificate_id FROM uploaded_certificates WHERE certificate_type = 'CA')");
         }
         if self.pending_issue {
             builder.push(" AND status IN (").push_bind(i64::from(CertificateStatus::Reviewing.code()));

@@ -26,6 +26,24 @@ pub struct UploadRow {
 }
 
 impl Store {
+    /// Returns the ids among `ids` of uploads with CertificateType CA.
+    pub async fn ca_uploads(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT certificate_id FROM uploaded_certificates WHERE certificate_type = 'CA' AND certificate_id IN (",
+            );
+            let mut separated = builder.separated(", ");
+            for id in chunk {
+                separated.push_bind(id);
+            }
+            builder.push(")");
+            let rows: Vec<(String,)> = builder.build_query_as().fetch_all(&self.pool).await?;
+            found.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(found)
+    }
+
     /// Inserts an uploaded certificate, its upload row and an `upload` log row in one
     /// transaction.
     pub async fn insert_upload(&self, record: &CertificateRecord, upload: &UploadRow, log: &LogEntry<'_>) -> Result<(), StoreError> {

@@ -66,11 +66,9 @@ fn read_filter(params: &Params, ctx: &RequestContext, now: i64) -> Result<(Certi
     filter.project_id = params.optional_unsigned("ProjectId")?;
 
     match params.optional_string("CertificateType")?.map(|text| text.trim().to_ascii_uppercase()).as_deref() {
-        None | Some("") | Some("SVR") => {}
-        // NOTE: uploads of CertificateType CA keep their type in uploaded_certificates, which
-        // listings do not read yet, so a CA filter matches nothing and lists show them as SVR.
-        // DescribeCertificate and DescribeCertificateDetail show the stored type.
-        Some("CA") => filter.match_nothing = true,
+        None | Some("") => {}
+        Some("SVR") => filter.ca_type = Some(false),
+        Some("CA") => filter.ca_type = Some(true),
         Some(other) => return Err(ApiError::invalid_parameter_value("CertificateType", format!("expected CA or SVR, got {other:?}"))),
     }
 
@@ -151,10 +149,14 @@ async fn describe_certificates(services: Arc<Services>, ctx: RequestContext, par
         .map_err(|error| store_failure(&ctx, &error))?;
     let ids: Vec<String> = records.iter().map(|record| record.id.clone()).collect();
     let ignored = services.store.expiry_notice_opt_outs(&ids).await.map_err(|error| store_failure(&ctx, &error))?;
+    let ca_uploads = services.store.ca_uploads(&ids).await.map_err(|error| store_failure(&ctx, &error))?;
     let mut items: Vec<Value> = records.iter().map(|record| format::list_item(record, product(&services, record), now)).collect();
     for (item, record) in items.iter_mut().zip(&records) {
         if ignored.contains(&record.id) {
             item["IsIgnore"] = Value::Bool(true);
+        }
+        if ca_uploads.contains(&record.id) {
+            item["CertificateType"] = json!("CA");
         }
     }
     Ok(json!({ "TotalCount": total, "Certificates": items }))
