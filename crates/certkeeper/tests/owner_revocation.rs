@@ -196,13 +196,22 @@ fn error_message(response: &Value) -> &str {
 /// Writes the leaf and the intermediate of a DownloadCertificate ZIP to `leaf.pem` and
 /// `chain.pem`.
 fn write_leaf_and_chain(dir: &Path, download: &Value) {
-    let archive = base64::engine::general_purpose::STANDARD.decode(download["Content"].as_str().unwrap()).unwrap();
+    write_bundle_parts(dir, download, DOMAIN, "leaf.pem");
+}
+
+/// Writes the Nginx bundle of `name` from a DownloadCertificate ZIP to `bundle.pem`, its leaf to
+/// `leaf_file` and its intermediate to `chain.pem`, and returns the bundle.
+fn write_bundle_parts(dir: &Path, download: &Value, name: &str, leaf_file: &str) -> String {
+    let content = download["Content"].as_str().unwrap_or_else(|| panic!("{download}"));
+    let archive = base64::engine::general_purpose::STANDARD.decode(content).unwrap();
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
     let mut bundle = String::new();
-    zip.by_name(&format!("Nginx/{DOMAIN}_bundle.crt")).unwrap().read_to_string(&mut bundle).unwrap();
+    zip.by_name(&format!("Nginx/{name}_bundle.crt")).unwrap().read_to_string(&mut bundle).unwrap();
     let second = bundle[1..].find("-----BEGIN").map(|index| index + 1).expect("the bundle holds two certificates");
-    std::fs::write(dir.join("leaf.pem"), &bundle[..second]).unwrap();
+    std::fs::write(dir.join("bundle.pem"), &bundle).unwrap();
+    std::fs::write(dir.join(leaf_file), &bundle[..second]).unwrap();
     std::fs::write(dir.join("chain.pem"), &bundle[second..]).unwrap();
+    bundle
 }
 
 #[test]
@@ -394,13 +403,7 @@ fn confirmation_letter_approval_survives_sigkill() {
     // Product 2 of the default catalogue (OV) is revoked with a confirmation letter.
     let id = sign_with_cli(&setup, "ov.example.test", "2");
     let download = setup.call(&admin, "DownloadCertificate", json!({ "CertificateId": &id }));
-    let archive = base64::engine::general_purpose::STANDARD.decode(download["Content"].as_str().unwrap_or_else(|| panic!("{download}"))).unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
-    let mut bundle = String::new();
-    zip.by_name("Nginx/ov.example.test_bundle.crt").unwrap().read_to_string(&mut bundle).unwrap();
-    let second = bundle[1..].find("-----BEGIN").map(|index| index + 1).unwrap();
-    std::fs::write(dir.join("leaf.pem"), &bundle[..second]).unwrap();
-    std::fs::write(dir.join("chain.pem"), &bundle[second..]).unwrap();
+    write_bundle_parts(&dir, &download, "ov.example.test", "leaf.pem");
 
     let template = setup.service().get("/templates/revocation-letter.txt");
     let template = String::from_utf8_lossy(&template.body).into_owned();
@@ -497,13 +500,7 @@ fn file_validation_revocation_served_by_nginx() {
     publish(auth["DvAuthPath"].as_str().unwrap_or_else(|| panic!("{auth}")), auth["DvAuthValue"].as_str().unwrap());
     setup.wait_for_status(&alice, &id, 1);
     let download = setup.call(&alice, "DownloadCertificate", json!({ "CertificateId": &id }));
-    let archive = base64::engine::general_purpose::STANDARD.decode(download["Content"].as_str().unwrap()).unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
-    let mut bundle = String::new();
-    zip.by_name(&format!("Nginx/{name}_bundle.crt")).unwrap().read_to_string(&mut bundle).unwrap();
-    let second = bundle[1..].find("-----BEGIN").map(|index| index + 1).unwrap();
-    std::fs::write(dir.join("leaf.pem"), &bundle[..second]).unwrap();
-    std::fs::write(dir.join("chain.pem"), &bundle[second..]).unwrap();
+    write_bundle_parts(dir, &download, name, "leaf.pem");
 
     let revoked = setup.call(&alice, "RevokeCertificate", json!({ "CertificateId": &id, "ReasonCode": 4 }));
     let auths = revoked["RevokeDomainValidateAuths"].as_array().unwrap_or_else(|| panic!("{revoked}"));
@@ -553,14 +550,8 @@ fn nginx_staples_good_then_revoked() {
     // Product 4 of the default catalogue is revoked after review only.
     let id = sign_with_cli(&setup, name, "4");
     let download = setup.call(&admin, "DownloadCertificate", json!({ "CertificateId": &id }));
-    let archive = base64::engine::general_purpose::STANDARD.decode(download["Content"].as_str().unwrap()).unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
-    let mut bundle = String::new();
-    zip.by_name(&format!("Nginx/{name}_bundle.crt")).unwrap().read_to_string(&mut bundle).unwrap();
-    std::fs::write(dir.join("bundle.pem"), &bundle).unwrap();
+    let bundle = write_bundle_parts(dir, &download, name, "stapled-leaf.pem");
     let second = bundle[1..].find("-----BEGIN").map(|index| index + 1).unwrap();
-    std::fs::write(dir.join("stapled-leaf.pem"), &bundle[..second]).unwrap();
-    std::fs::write(dir.join("chain.pem"), &bundle[second..]).unwrap();
     let root = std::fs::read_to_string(dir.join("root.pem")).unwrap();
     std::fs::write(dir.join("trusted.pem"), format!("{}{root}", &bundle[second..])).unwrap();
 
