@@ -348,7 +348,9 @@ async fn issue_rsa_with_key(fx: &Fixture, domain: &str) -> (certkeeper_core::Cer
     };
     let now = time::OffsetDateTime::from_unix_timestamp(NOW - 86_400).unwrap();
     let mut record = fx.issuance.issue(request, now).await.unwrap();
-    record.id = format!("R{}", &record.id[1..]);
+    // A new first character gives a new id; it must differ from the issued id's own.
+    let first = if record.id.starts_with('R') { 'Q' } else { 'R' };
+    record.id = format!("{first}{}", &record.id[1..]);
     record.serial = None;
     record.sealed_private_key = Some(fx.master_key.seal(&format!("certificate-key:{}", record.id), key_pem.as_bytes()).unwrap());
     let log = certkeeper_store::LogEntry { actor: "test", action: "issued", detail: "", at: NOW - 86_400 };

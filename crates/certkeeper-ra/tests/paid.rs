@@ -5,16 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certkeeper_ca::{CertificateAuthority, UrlScheme};
+use certkeeper_ca::UrlScheme;
 use certkeeper_core::{CertificateRecord, CertificateStatus, KeyAlgorithm, Product, ProductCatalogue, RevocationPolicy, ValidationLevel, ValidationMethod};
 use certkeeper_pki::MasterKey;
-use certkeeper_pki::profile::CaProfile;
 use certkeeper_ra::paid::{CA_REVIEWING, PRE_REVIEWING};
 use certkeeper_ra::{CompanyChoice, IssuanceService, OrderInformation, OrderService, OrderSettings, PaidError, PaidKey};
-use certkeeper_store::{NewCompany, NewIssuer, NewManager, Store};
+use certkeeper_store::{NewCompany, NewManager, Store};
 use certkeeper_testkit::{Bind9, TSIG_KEY_NAME};
 use certkeeper_va::{DnsAutoConfig, DnsAutoZone, Secret, TsigAlgorithmName, ValidationConfig, Validator};
 use time::OffsetDateTime;
+
+mod common;
 
 const OV_PRODUCT: u32 = 80;
 const EV_PRODUCT: u32 = 81;
@@ -23,21 +24,6 @@ struct Fixture {
     _dir: tempfile::TempDir,
     store: Store,
     orders: OrderService,
-}
-
-fn new_issuer<'a>(role: &'a str, sealed: &'a certkeeper_ca::SealedIssuer) -> NewIssuer<'a> {
-    NewIssuer {
-        role,
-        parent_id: None,
-        subject: role,
-        key_algorithm: "ecdsa-p256",
-        certificate_der: &sealed.certificate_der,
-        sealed_key: &sealed.sealed_key,
-        sha256: role,
-        not_before: 0,
-        not_after: 0,
-        created_at: 0,
-    }
 }
 
 fn product(id: u32, level: ValidationLevel) -> Product {
@@ -59,18 +45,7 @@ async fn fixture(bind: &Bind9) -> Fixture {
     let store = Store::open(&dir.path().join("paid.db")).await.unwrap();
     let master_key = Arc::new(MasterKey::generate().unwrap());
     let urls = UrlScheme::new("http://127.0.0.1:8080", 16);
-    let profile = CaProfile {
-        country: "US".into(),
-        organization: "certkeeper test".into(),
-        root_common_name: "Test Root".into(),
-        intermediate_common_name: "Test Issuing CA".into(),
-        root_days: 3650,
-        intermediate_days: 1825,
-    };
-    let new_ca = certkeeper_ca::create(KeyAlgorithm::EcdsaP256, &profile, &urls, &master_key, OffsetDateTime::now_utc()).unwrap();
-    let (_, intermediate_id) =
-        store.insert_ca_pair(&new_issuer("root", &new_ca.root), &new_issuer("intermediate", &new_ca.intermediate)).await.unwrap();
-    let ca = Arc::new(CertificateAuthority::load(&new_ca.root, &new_ca.intermediate, intermediate_id, &master_key, urls).unwrap());
+    let ca = common::create_ca(&store, &master_key, &urls, OffsetDateTime::now_utc()).await;
     store.create_account("owner", "user", 0).await.unwrap();
     store.create_account("other", "user", 0).await.unwrap();
 

@@ -4,15 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certkeeper_ca::{CertificateAuthority, UrlScheme};
+use certkeeper_ca::UrlScheme;
 use certkeeper_core::{CertificateRecord, CertificateStatus, KeyAlgorithm, Product, ProductCatalogue, RevocationPolicy, SerialNumber, ValidationLevel, ValidationMethod};
 use certkeeper_pki::MasterKey;
-use certkeeper_pki::profile::CaProfile;
 use certkeeper_ra::{ApplyRequest, IssuanceService, OrderError, OrderService, OrderSettings, ReissueKey, ReissueRequest, RevokeError, RevokeOutcome, RevokeRequest};
-use certkeeper_store::{LogEntry, NewIssuer, NewRevocation, SerialStatus, Store};
+use certkeeper_store::{LogEntry, NewRevocation, SerialStatus, Store};
 use certkeeper_testkit::Bind9;
 use certkeeper_va::{DnsAutoConfig, ValidationConfig, Validator};
 use time::OffsetDateTime;
+
+mod common;
 
 /// Free DV product with domain validation: one reissue.
 const FREE_PRODUCT: u32 = 60;
@@ -28,21 +29,6 @@ struct Fixture {
     store: Store,
     orders: OrderService,
     urls: UrlScheme,
-}
-
-fn new_issuer<'a>(role: &'a str, sealed: &'a certkeeper_ca::SealedIssuer) -> NewIssuer<'a> {
-    NewIssuer {
-        role,
-        parent_id: None,
-        subject: role,
-        key_algorithm: "ecdsa-p256",
-        certificate_der: &sealed.certificate_der,
-        sealed_key: &sealed.sealed_key,
-        sha256: role,
-        not_before: 0,
-        not_after: 0,
-        created_at: 0,
-    }
 }
 
 fn product(id: u32, policy: RevocationPolicy, free: bool, skip_validation: bool) -> Product {
@@ -64,18 +50,7 @@ async fn fixture(bind: &Bind9) -> Fixture {
     let store = Store::open(&dir.path().join("reissue.db")).await.unwrap();
     let master_key = Arc::new(MasterKey::generate().unwrap());
     let urls = UrlScheme::new("http://127.0.0.1:8080", CRL_SHARDS);
-    let profile = CaProfile {
-        country: "US".into(),
-        organization: "certkeeper test".into(),
-        root_common_name: "Test Root".into(),
-        intermediate_common_name: "Test Issuing CA".into(),
-        root_days: 3650,
-        intermediate_days: 1825,
-    };
-    let new_ca = certkeeper_ca::create(KeyAlgorithm::EcdsaP256, &profile, &urls, &master_key, OffsetDateTime::now_utc()).unwrap();
-    let (_, intermediate_id) =
-        store.insert_ca_pair(&new_issuer("root", &new_ca.root), &new_issuer("intermediate", &new_ca.intermediate)).await.unwrap();
-    let ca = Arc::new(CertificateAuthority::load(&new_ca.root, &new_ca.intermediate, intermediate_id, &master_key, urls.clone()).unwrap());
+    let ca = common::create_ca(&store, &master_key, &urls, OffsetDateTime::now_utc()).await;
     store.create_account("owner", "user", 0).await.unwrap();
 
     let catalogue = ProductCatalogue::new(vec![

@@ -4,16 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certkeeper_ca::{CertificateAuthority, UrlScheme};
+use certkeeper_ca::UrlScheme;
 use certkeeper_core::{CertificateRecord, CertificateSource, CertificateStatus, KeyAlgorithm, Product, ProductCatalogue, RevocationPolicy, ValidationLevel, ValidationMethod};
 use certkeeper_pki::MasterKey;
-use certkeeper_pki::profile::CaProfile;
 use certkeeper_ra::revocation::PURPOSE_REVOKE;
 use certkeeper_ra::{ApplyRequest, IssuanceService, OrderService, OrderSettings, RevocationService, RevokeError, RevokeOutcome, RevokeRequest};
-use certkeeper_store::{LogEntry, NewIssuer, Store};
+use certkeeper_store::{LogEntry, Store};
 use certkeeper_testkit::{Bind9, TSIG_KEY_NAME};
 use certkeeper_va::{DnsAutoConfig, DnsAutoZone, Secret, TsigAlgorithmName, ValidationConfig, Validator};
 use time::OffsetDateTime;
+
+mod common;
 
 const DV_PRODUCT: u32 = 50;
 const REVIEWED_PRODUCT: u32 = 51;
@@ -28,21 +29,6 @@ struct Fixture {
     store: Store,
     orders: OrderService,
     revocations: RevocationService,
-}
-
-fn new_issuer<'a>(role: &'a str, sealed: &'a certkeeper_ca::SealedIssuer) -> NewIssuer<'a> {
-    NewIssuer {
-        role,
-        parent_id: None,
-        subject: role,
-        key_algorithm: "ecdsa-p256",
-        certificate_der: &sealed.certificate_der,
-        sealed_key: &sealed.sealed_key,
-        sha256: role,
-        not_before: 0,
-        not_after: 0,
-        created_at: 0,
-    }
 }
 
 fn test_product(id: u32, policy: RevocationPolicy, owner_revocation_not_before: Option<time::Date>) -> Product {
@@ -68,18 +54,7 @@ async fn fixture_with_dns_auto(bind: &Bind9, token_lifetime: Duration, dns_auto:
     let store = Store::open(&dir.path().join("revocation.db")).await.unwrap();
     let master_key = Arc::new(MasterKey::generate().unwrap());
     let urls = UrlScheme::new("http://127.0.0.1:8080", 16);
-    let profile = CaProfile {
-        country: "US".into(),
-        organization: "certkeeper test".into(),
-        root_common_name: "Test Root".into(),
-        intermediate_common_name: "Test Issuing CA".into(),
-        root_days: 3650,
-        intermediate_days: 1825,
-    };
-    let new_ca = certkeeper_ca::create(KeyAlgorithm::EcdsaP256, &profile, &urls, &master_key, OffsetDateTime::now_utc()).unwrap();
-    let (_, intermediate_id) =
-        store.insert_ca_pair(&new_issuer("root", &new_ca.root), &new_issuer("intermediate", &new_ca.intermediate)).await.unwrap();
-    let ca = Arc::new(CertificateAuthority::load(&new_ca.root, &new_ca.intermediate, intermediate_id, &master_key, urls).unwrap());
+    let ca = common::create_ca(&store, &master_key, &urls, OffsetDateTime::now_utc()).await;
     store.create_account("owner", "user", 0).await.unwrap();
 
     let catalogue = ProductCatalogue::new(vec![
