@@ -42,11 +42,11 @@ pub struct CrlEntryRow {
     pub reason_code: i64,
 }
 
+/// Bulk inserts of at least this many revocations checkpoint the WAL afterwards.
+const BULK_CHECKPOINT_ROWS: usize = 10_000;
+
 /// Revocation-time ranges a large CRL shard is read in at once.
 const CRL_READ_PARTS: i64 = 4;
-
-/// Shards with fewer revocations than this are read in one query.
-const CRL_PARALLEL_READ_ROWS: i64 = 50_000;
 
 /// Most rows one bulk INSERT statement carries: 8 parameters each, well under SQLite's limit
 /// of 32,766 bound parameters.
@@ -109,57 +109,74 @@ impl Store {
     }
 
     /// Returns the CRL entries of one issuer and shard whose certificates are unexpired at `now`
-    /// (Unix seconds), in CRL order. The covering index `revoked_certificates_crl` answers it
-    /// without reading the table. Large shards are read as [`CRL_READ_PARTS`] ranges of
-    /// revocation time on separate connections at once, because decoding rows costs more than
-    /// the index scan.
-    pub async fn crl_entries(&self, issuer_id: i64, shard: i64, now: i64) -> Result<Vec<CrlEntryRow>, StoreError> {
-        let (count, low, high): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
-            "SELECT count(*), min(revoked_at), max(revoked_at) FROM revoked_certificates WHERE issuer_id = $1 AND shard = $2",
+    /// (Unix seconds), in CRL order, and the number of revocations whose certificates expired in
+    /// `[expired_since, now)`. The covering index `revoked_certificates_crl` answers it without
+    /// reading the table. The shard is read as [`CRL_READ_PARTS`] ranges of revocation time on
+    /// separate connections at once, each aggregated by SQLite into one text value, because
+    /// decoding rows one at a time costs more than the index scan.
+    pub async fn crl_entries(
+        &self,
+        issuer_id: i64,
+        shard: i64,
+        now: i64,
+        expired_since: i64,
+    ) -> Result<(Vec<CrlEntryRow>, i64), StoreError> {
+        // Two subqueries, because SQLite answers a lone min() or max() from the index.
+        let (low, high): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT min(revoked_at) FROM revoked_certificates WHERE issuer_id = $1 AND shard = $2), \
+                    (SELECT max(revoked_at) FROM revoked_certificates WHERE issuer_id = $1 AND shard = $2)",
         )
         .bind(issuer_id)
         .bind(shard)
         .fetch_one(&self.pool)
         .await?;
         let (Some(low), Some(high)) = (low, high) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         };
-        let parts = if count < CRL_PARALLEL_READ_ROWS { 1 } else { CRL_READ_PARTS };
+        let parts = if high > low { CRL_READ_PARTS } else { 1 };
         let width = (high - low) / parts + 1;
+        let since = expired_since.min(now);
         let mut reads = tokio::task::JoinSet::new();
         for part in 0..parts {
             let pool = self.pool.clone();
             let (from, to) = (low + part * width, low + (part + 1) * width);
             reads.spawn(async move {
-                // One aggregated text value per range: SQLite builds it in C, which avoids the
-                // per-row cost of the driver. `string_agg` with ORDER BY is also PostgreSQL syntax.
-                let packed: Result<(Option<String>,), sqlx::Error> = sqlx::query_as(
+                // `string_agg` with ORDER BY and FILTER is also PostgreSQL syntax.
+                let packed: Result<(Option<String>, i64), sqlx::Error> = sqlx::query_as(
                     "SELECT string_agg(serial || ':' || revoked_at || ':' || reason_code, ',' ORDER BY revoked_at, serial) \
+                            FILTER (WHERE not_after >= $5), \
+                            count(*) FILTER (WHERE not_after < $5) \
                      FROM revoked_certificates \
-                     WHERE issuer_id = $1 AND shard = $2 AND revoked_at >= $3 AND revoked_at < $4 AND not_after >= $5",
+                     WHERE issuer_id = $1 AND shard = $2 AND revoked_at >= $3 AND revoked_at < $4 AND not_after >= $6",
                 )
                 .bind(issuer_id)
                 .bind(shard)
                 .bind(from)
                 .bind(to)
                 .bind(now)
+                .bind(since)
                 .fetch_one(&pool)
                 .await;
-                let rows = packed.map_err(StoreError::from).and_then(|(packed,)| unpack_crl_entries(packed.as_deref().unwrap_or("")));
+                let rows = packed
+                    .map_err(StoreError::from)
+                    .and_then(|(packed, expired)| Ok((unpack_crl_entries(packed.as_deref().unwrap_or(""))?, expired)));
                 (part, rows)
             });
         }
         let mut ranges: Vec<(i64, Vec<CrlEntryRow>)> = Vec::with_capacity(parts as usize);
+        let mut expired = 0;
         while let Some(joined) = reads.join_next().await {
-            let (part, rows) = joined.map_err(|error| StoreError::Worker { detail: error.to_string() })?;
-            ranges.push((part, rows?));
+            let (part, read) = joined.map_err(|error| StoreError::Worker { detail: error.to_string() })?;
+            let (rows, part_expired) = read?;
+            expired += part_expired;
+            ranges.push((part, rows));
         }
         ranges.sort_by_key(|(part, _)| *part);
-        let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut entries = Vec::with_capacity(ranges.iter().map(|(_, rows)| rows.len()).sum());
         for (_, rows) in ranges {
             entries.extend(rows);
         }
-        Ok(entries)
+        Ok((entries, expired))
     }
 
     /// Records many revocations in one transaction, as an import does, and returns how many
@@ -187,6 +204,13 @@ impl Store {
             inserted += builder.build().execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
+        if revocations.len() >= BULK_CHECKPOINT_ROWS {
+            // A large import leaves its pages in the WAL, where every later read of the shard
+            // has to look them up; moving them into the database file keeps CRL builds fast.
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await {
+                tracing::warn!(%error, "checkpointing the WAL after a bulk revocation insert failed");
+            }
+        }
         Ok(inserted)
     }
 
