@@ -256,3 +256,24 @@ async fn review_reminders_and_decision() {
     assert_eq!(decision.body["data"]["reason"], "no evidence");
     assert!(decision.signature_valid);
 }
+
+#[tokio::test]
+async fn requested_reminders_each_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received) = receiver(0).await;
+    let (_store, service) = service(&dir, &[url]).await;
+    let first = Event::requested_review_reminder(7, "cert7", "revoke-letter", T0, T0 + 60);
+    let again = Event::requested_review_reminder(7, "cert7", "revoke-letter", T0, T0 + 60);
+    let later = Event::requested_review_reminder(7, "cert7", "revoke-letter", T0, T0 + 3_660);
+    assert_eq!(service.notifier.enqueue(&first, T0 + 60).await.unwrap(), 1);
+    assert_eq!(service.notifier.enqueue(&again, T0 + 60).await.unwrap(), 0, "the same request is delivered once");
+    assert_eq!(service.notifier.enqueue(&later, T0 + 3_660).await.unwrap(), 1, "a reminder an hour later is a new event");
+    service.runner.run_due(T0 + 3_660).await;
+
+    let deliveries = received.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 2, "{deliveries:#?}");
+    assert!(deliveries.iter().all(|d| d.event_header == "review.reminder" && d.signature_valid));
+    assert_eq!(deliveries[0].delivery_header, format!("review:7:requested-reminder:{}", T0 + 60));
+    assert_eq!(deliveries[1].delivery_header, format!("review:7:requested-reminder:{}", T0 + 3_660));
+    assert!(deliveries[0].body["subject"].as_str().unwrap_or("").starts_with("Reminder from the owner"), "{:?}", deliveries[0].body);
+}
