@@ -275,7 +275,7 @@ async fn review_only_rejection_and_approval() {
     assert_eq!(fixture.revocations.review(review_id).await.unwrap().state, "approved");
 }
 
-/// A file of `len` bytes that starts and ends like a file of `format` (`png`, `pdf`, `gif` or
+/// Returns `len` bytes that start and end like a file of `format` (`png`, `pdf`, `gif` or
 /// `jpg`).
 fn letter_file(format: &str, len: usize) -> Vec<u8> {
     let (head, tail): (&[u8], &[u8]) = match format {
@@ -429,9 +429,8 @@ async fn letters_for_requests_that_need_none_are_refused() {
     assert!(fixture.revocations.letter(review_id).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn letter_product_with_automatic_dns_validates_instead() {
-    let bind = Bind9::start(&["example.test"]);
+/// Returns a fixture whose validator updates the `example.test` zone of `bind` by RFC 2136.
+async fn dns_auto_fixture(bind: &Bind9) -> Fixture {
     let zone = DnsAutoZone {
         zone: "example.test".into(),
         server: bind.addr(),
@@ -440,12 +439,16 @@ async fn letter_product_with_automatic_dns_validates_instead() {
         tsig_secret: Some(Secret::new(bind.tsig_secret())),
         tsig_secret_file: None,
     };
-    let fixture = fixture_with_dns_auto(&bind, Duration::from_secs(600), &DnsAutoConfig { zones: vec![zone] }).await;
+    fixture_with_dns_auto(bind, Duration::from_secs(600), &DnsAutoConfig { zones: vec![zone] }).await
+}
+
+/// Applies for `domain` with automatic DNS validation and checks the order once.
+async fn issue_with_dns_auto(fixture: &Fixture, domain: &str, product_id: u32) -> CertificateRecord {
     let request = ApplyRequest {
         account_id: 1,
-        domain: "ov-auto.example.test".into(),
+        domain: domain.into(),
         method: ValidationMethod::DnsAuto,
-        product_id: VALIDATED_LETTER_PRODUCT,
+        product_id,
         csr: None,
         key_algorithm: KeyAlgorithm::EcdsaP256,
         alias: String::new(),
@@ -454,6 +457,14 @@ async fn letter_product_with_automatic_dns_validates_instead() {
     };
     let record = fixture.orders.apply(request, OffsetDateTime::now_utc()).await.unwrap();
     fixture.orders.check_order(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    record
+}
+
+#[tokio::test]
+async fn letter_product_with_automatic_dns_validates_instead() {
+    let bind = Bind9::start(&["example.test"]);
+    let fixture = dns_auto_fixture(&bind).await;
+    let record = issue_with_dns_auto(&fixture, "ov-auto.example.test", VALIDATED_LETTER_PRODUCT).await;
     assert_eq!(status_of(&fixture, &record.id).await, CertificateStatus::Issued);
 
     let outcome = fixture.revocations.request(&record.id, &owner_request(4, "replaced"), OffsetDateTime::now_utc()).await.unwrap();
@@ -467,28 +478,8 @@ async fn letter_product_with_automatic_dns_validates_instead() {
 #[tokio::test]
 async fn dns_auto_revocation_publishes_record() {
     let bind = Bind9::start(&["example.test"]);
-    let zone = DnsAutoZone {
-        zone: "example.test".into(),
-        server: bind.addr(),
-        tsig_key_name: TSIG_KEY_NAME.to_owned(),
-        tsig_algorithm: TsigAlgorithmName::HmacSha256,
-        tsig_secret: Some(Secret::new(bind.tsig_secret())),
-        tsig_secret_file: None,
-    };
-    let fixture = fixture_with_dns_auto(&bind, Duration::from_secs(600), &DnsAutoConfig { zones: vec![zone] }).await;
-    let request = ApplyRequest {
-        account_id: 1,
-        domain: "auto.example.test".into(),
-        method: ValidationMethod::DnsAuto,
-        product_id: VALIDATED_PRODUCT,
-        csr: None,
-        key_algorithm: KeyAlgorithm::EcdsaP256,
-        alias: String::new(),
-        project_id: 0,
-        delete_dns_auto_record: true,
-    };
-    let record = fixture.orders.apply(request, OffsetDateTime::now_utc()).await.unwrap();
-    fixture.orders.check_order(&record.id, OffsetDateTime::now_utc()).await.unwrap();
+    let fixture = dns_auto_fixture(&bind).await;
+    let record = issue_with_dns_auto(&fixture, "auto.example.test", VALIDATED_PRODUCT).await;
     let record = fixture.store.certificate(&record.id).await.unwrap().unwrap();
     assert_eq!(record.status, CertificateStatus::Issued);
     assert!(bind.query("_dnsauth.auto.example.test", "TXT").is_empty(), "the issuance record is removed");
