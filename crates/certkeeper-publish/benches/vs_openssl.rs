@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 mod common;
 use common::ocsp_request;
 
-/// How the load generator uses connections.
+/// Connection use of the load generator.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Connections {
     /// Many requests on one connection (HTTP/1.1 keep-alive).

@@ -2,7 +2,7 @@
 //! is recognised by its content, and the templates owners fill in.
 //!
 //! A file is recognised by its leading signature and its closing marker, never by a name or a
-//! declared type, so a renamed or truncated file is refused before it reaches a reviewer.
+//! declared type, so a renamed or truncated file is rejected before it reaches a reviewer.
 
 use std::fmt;
 
@@ -266,9 +266,9 @@ mod tests {
     fn rejects_formats_policy_excludes() {
         let gif = padded(b"GIF89a", b";");
         let png = padded(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", b"\0\0\0\0IEND\xaeB`\x82");
-        let refused = letter_rules().check(&gif).unwrap_err();
-        assert_eq!(refused, LetterProblem::NotAccepted { found: LetterFormat::Gif, accepted: "JPG, PNG or PDF".into() });
-        assert!(refused.to_string().contains("JPG, PNG or PDF"), "{refused}");
+        let rejected = letter_rules().check(&gif).unwrap_err();
+        assert_eq!(rejected, LetterProblem::NotAccepted { found: LetterFormat::Gif, accepted: "JPG, PNG or PDF".into() });
+        assert!(rejected.to_string().contains("JPG, PNG or PDF"), "{rejected}");
         assert!(matches!(form_rules().check(&png), Err(LetterProblem::NotAccepted { found: LetterFormat::Png, .. })));
     }
 

@@ -11,7 +11,7 @@
 //! * `review-only`: a reviewer approves (status 10) or rejects (status 1) the request.
 //! * `confirmation-letter` and `application-form`: the certificate waits in status 12 for a
 //!   signed letter (or form), which [`RevocationService::upload_letter`] checks and attaches to
-//!   the pending review; the certificate returns to status 9 and a reviewer decides. A
+//!   the pending review. The certificate then returns to status 9 and a reviewer decides. A
 //!   certificate of a confirmation-letter product validated by automatic DNS (with its zone
 //!   still configured) or by file is revoked through domain validation instead, with no letter.
 //!
@@ -140,9 +140,9 @@ pub struct Reminder {
 /// Receives the events of revocation requests that people should hear about. The service
 /// calls it after the change is committed; a failure to deliver never undoes the change.
 pub trait RevocationEvents: Send + Sync {
-    /// Reviewers are asked to decide a pending review.
+    /// Asks the reviewers to decide a pending review.
     fn remind_reviewers(&self, review: &ReviewRow);
-    /// A review was decided: `approved` (the certificate is revoked) or `rejected`.
+    /// Reports a decided review: `approved` (the certificate is revoked) or `rejected`.
     fn review_decided(&self, review: &ReviewRow);
 }
 
@@ -248,8 +248,8 @@ impl RevocationService {
         }
     }
 
-    /// Whether the certificate's domains can be validated again without a letter: it was
-    /// validated by file, or by automatic DNS with every zone still configured.
+    /// Returns whether the certificate's domains can be validated again without a letter,
+    /// because it was validated by file, or by automatic DNS with every zone still configured.
     async fn validates_automatically(&self, record: &CertificateRecord) -> bool {
         match record.validation_method {
             ValidationMethod::File => true,
@@ -320,8 +320,8 @@ impl RevocationService {
         Ok(self.store.revocation_letter(review_id).await?)
     }
 
-    /// Reminds the reviewers of the pending review of a certificate, at most once per
-    /// [`REMINDER_INTERVAL_SECONDS`].
+    /// Reminds the reviewers of the pending review of a certificate. The store rejects a second
+    /// reminder within [`REMINDER_INTERVAL_SECONDS`] of the last one.
     pub async fn remind(&self, id: &str, actor: &str, now: OffsetDateTime) -> Result<Reminder, RevokeError> {
         let review = self.store.pending_review_of(id).await?.ok_or_else(|| RevokeError::NoPendingReview { id: id.to_owned() })?;
         let at = now.unix_timestamp();

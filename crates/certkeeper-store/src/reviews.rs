@@ -89,7 +89,7 @@ pub struct RevocationLetterRow {
     pub uploaded_at: i64,
 }
 
-/// What [`Store::attach_revocation_letter`] did.
+/// Outcome of [`Store::attach_revocation_letter`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LetterAttached {
     /// The first letter of the review; the certificate moved from status 12 to 9.

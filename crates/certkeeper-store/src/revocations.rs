@@ -110,7 +110,7 @@ impl Store {
 
     /// Returns the CRL entries of one issuer and shard whose certificates are unexpired at `now`
     /// (Unix seconds), in CRL order, and the number of revocations whose certificates expired in
-    /// `[expired_since, now)`. The covering index `revoked_certificates_crl` answers it without
+    /// `[expired_since, now)`. The covering index `revoked_certificates_crl` serves it without
     /// reading the table. The shard is read as [`CRL_READ_PARTS`] ranges of revocation time on
     /// separate connections at once, each aggregated by SQLite into one text value, because
     /// decoding rows one at a time costs more than the index scan.
@@ -121,7 +121,7 @@ impl Store {
         now: i64,
         expired_since: i64,
     ) -> Result<(Vec<CrlEntryRow>, i64), StoreError> {
-        // Two subqueries, because SQLite answers a lone min() or max() from the index.
+        // Two subqueries, because SQLite reads a lone min() or max() from the index.
         let (low, high): (Option<i64>, Option<i64>) = sqlx::query_as(
             "SELECT (SELECT min(revoked_at) FROM revoked_certificates WHERE issuer_id = $1 AND shard = $2), \
                     (SELECT max(revoked_at) FROM revoked_certificates WHERE issuer_id = $1 AND shard = $2)",
@@ -206,7 +206,7 @@ impl Store {
         tx.commit().await?;
         if revocations.len() >= BULK_CHECKPOINT_ROWS {
             // A large import leaves its pages in the WAL, where every later read of the shard
-            // has to look them up; moving them into the database file keeps CRL builds fast.
+            // has to look them up. Moving them into the database file keeps CRL builds fast.
             if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await {
                 tracing::warn!(%error, "checkpointing the WAL after a bulk revocation insert failed");
             }

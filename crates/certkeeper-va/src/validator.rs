@@ -165,7 +165,7 @@ impl Validator {
         self.dns_auto.publish(challenge).await
     }
 
-    /// Whether a zone is configured for the TXT record of a DNS_AUTO challenge.
+    /// Returns whether a zone is configured for the TXT record of a DNS_AUTO challenge.
     pub fn dns_auto_configured(&self, challenge: &Challenge) -> bool {
         self.dns_auto.zone_for(&challenge.key).is_some()
     }

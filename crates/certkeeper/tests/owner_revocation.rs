@@ -520,8 +520,8 @@ fn file_validation_revocation_served_by_nginx() {
     assert!(ocsp.contains("Reason: superseded"), "{ocsp}");
 }
 
-/// Connects to nginx with `openssl s_client -status` until `done` holds for the output and
-/// nginx's error log (nginx fetches the OCSP answer after the first handshake), and returns
+/// Connects to nginx with `openssl s_client -status` until `done` is true for the output and
+/// nginx's error log (nginx fetches the OCSP response after the first handshake), and returns
 /// the last output.
 fn stapled_status(dir: &Path, site: &TlsSite, name: &str, done: impl Fn(&str, &str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -575,8 +575,8 @@ fn nginx_staples_good_then_revoked() {
     let approved = setup.call(&admin, "ApproveRevokeReview", json!({ "ReviewId": review_id }));
     assert_eq!(approved["Status"], 10, "{approved}");
 
-    // A freshly started nginx fetches the new answer from certkeeper, finds the certificate
-    // revoked, and staples nothing (nginx never staples a "revoked" answer).
+    // A freshly started nginx fetches the new response from certkeeper, finds the certificate
+    // revoked, and staples nothing, because nginx does not staple a "revoked" response.
     let ocsp = setup.wait_for_ocsp_of("stapled-leaf.pem", "revoked");
     assert!(ocsp.contains("Reason: cessationOfOperation"), "{ocsp}");
     let site = start_site();
