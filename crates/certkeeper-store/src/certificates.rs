@@ -40,30 +40,11 @@ pub(crate) const CERTIFICATE_COLUMNS: &str = "id, account_id, product_id, status
      updated_at";
 
 impl Store {
-    /// Records serials before the CA signs with them; a duplicate fails the whole batch.
+    /// Records serials before the CA signs with them, for certificates stored in a later
+    /// transaction such as an order's. A duplicate fails the whole batch.
     pub async fn reserve_serials(&self, issuer_id: i64, serials: &[(String, Option<String>)], at: i64) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         insert_serial_rows(&mut tx, issuer_id, serials, at).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Inserts certificates with one operation-log row each and records `reserve` as serials for
-    /// later certificates, all in one transaction, so that issuing in batches costs one commit
-    /// per batch. A duplicate serial fails the whole transaction.
-    pub async fn insert_certificates_and_reserve(
-        &self,
-        records: &[CertificateRecord],
-        log: &LogEntry<'_>,
-        issuer_id: i64,
-        reserve: &[(String, Option<String>)],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        insert_serial_rows(&mut tx, issuer_id, reserve, log.at).await?;
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            insert_certificate_rows(&mut tx, chunk).await?;
-            insert_log_rows(&mut tx, chunk, log).await?;
-        }
         tx.commit().await?;
         Ok(())
     }
@@ -75,10 +56,16 @@ impl Store {
 
     /// Inserts certificates with one operation-log row each, all in one transaction.
     pub async fn insert_certificates(&self, records: &[CertificateRecord], log: &LogEntry<'_>) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        // Binding the values costs about a fifth of the time of a large batch. It happens
+        // before the transaction, while another batch may still hold the writer connection.
+        let mut statements = Vec::with_capacity(2 * records.len().div_ceil(ROWS_PER_STATEMENT));
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            insert_certificate_rows(&mut tx, chunk).await?;
-            insert_log_rows(&mut tx, chunk, log).await?;
+            statements.push(certificate_rows_query(chunk));
+            statements.push(log_rows_query(chunk, log));
+        }
+        let mut tx = self.writer.begin().await?;
+        for mut statement in statements {
+            statement.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -168,6 +155,17 @@ async fn insert_serial_rows(
 }
 
 pub(crate) async fn insert_certificate_rows(tx: &mut SqliteConnection, records: &[CertificateRecord]) -> Result<(), StoreError> {
+    certificate_rows_query(records).build().execute(&mut *tx).await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_log_rows(tx: &mut SqliteConnection, records: &[CertificateRecord], log: &LogEntry<'_>) -> Result<(), StoreError> {
+    log_rows_query(records, log).build().execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// Builds one multi-row INSERT of certificates, with every value bound.
+fn certificate_rows_query(records: &[CertificateRecord]) -> QueryBuilder<Sqlite> {
     let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO certificates ({CERTIFICATE_COLUMNS}) "));
     builder.push_values(records, |mut row, record| {
         row.push_bind(&record.id)
@@ -198,11 +196,11 @@ pub(crate) async fn insert_certificate_rows(tx: &mut SqliteConnection, records: 
             .push_bind(record.created_at)
             .push_bind(record.updated_at);
     });
-    builder.build().execute(&mut *tx).await?;
-    Ok(())
+    builder
 }
 
-pub(crate) async fn insert_log_rows(tx: &mut SqliteConnection, records: &[CertificateRecord], log: &LogEntry<'_>) -> Result<(), StoreError> {
+/// Builds one multi-row INSERT of the operation-log rows of new certificates.
+fn log_rows_query(records: &[CertificateRecord], log: &LogEntry<'_>) -> QueryBuilder<Sqlite> {
     let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO operation_log (certificate_id, account_id, actor, action, from_status, to_status, detail, created_at) ",
     );
@@ -216,8 +214,7 @@ pub(crate) async fn insert_log_rows(tx: &mut SqliteConnection, records: &[Certif
             .push_bind(log.detail)
             .push_bind(log.at);
     });
-    builder.build().execute(&mut *tx).await?;
-    Ok(())
+    builder
 }
 
 pub(crate) async fn append_log(

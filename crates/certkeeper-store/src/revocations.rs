@@ -238,16 +238,22 @@ impl Store {
             .await?)
     }
 
-    /// Returns whether a serial (lower-case hex) was reserved by an issuer and whether it is
-    /// revoked.
+    /// Returns whether a serial (lower-case hex) was issued or reserved by an issuer and
+    /// whether it is revoked.
+    ///
+    /// Certificates issued in batches have only their `certificates` row. Serials reserved
+    /// before signing (orders, the OCSP responder) have a `serials` row.
     pub async fn serial_status(&self, serial: &str) -> Result<SerialStatus, StoreError> {
         if let Some(row) = self.revocation_status(serial).await? {
             return Ok(SerialStatus::Revoked(row));
         }
-        let issuer: Option<(i64,)> = sqlx::query_as("SELECT issuer_id FROM serials WHERE serial = $1")
-            .bind(serial)
-            .fetch_optional(&self.pool)
-            .await?;
+        let issuer: Option<(i64,)> = sqlx::query_as(
+            "SELECT issuer_id FROM certificates WHERE serial = $1 AND issuer_id IS NOT NULL \
+             UNION ALL SELECT issuer_id FROM serials WHERE serial = $1 LIMIT 1",
+        )
+        .bind(serial)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(match issuer {
             Some((issuer_id,)) => SerialStatus::Good { issuer_id },
             None => SerialStatus::Unknown,
@@ -367,9 +373,42 @@ mod tests {
         store.reserve_serials(issuer_id, &[("0b".to_owned(), None), ("0c".to_owned(), None)], 1).await.unwrap();
         store.insert_revocation(&revocation("0c", issuer_id, 100, 1)).await.unwrap();
 
+        let issued = certkeeper_core::CertificateRecord {
+            id: "issued-without-reservation".into(),
+            account_id: None,
+            product_id: 1,
+            status: certkeeper_core::CertificateStatus::Issued,
+            status_message: String::new(),
+            source: certkeeper_core::CertificateSource::Issued,
+            validation_method: certkeeper_core::ValidationMethod::None,
+            domain: "www.example.com".into(),
+            names: vec!["www.example.com".into()],
+            key_algorithm: certkeeper_core::KeyAlgorithm::EcdsaP256,
+            alias: String::new(),
+            project_id: 0,
+            serial: Some("0e".into()),
+            issuer_id: Some(issuer_id),
+            not_before: Some(1),
+            not_after: Some(100),
+            certificate_der: Some(b"leaf".to_vec()),
+            csr_der: None,
+            sealed_private_key: None,
+            renewed_from: None,
+            renewal_id: None,
+            reissued_from: None,
+            reissued_by: None,
+            auto_renew: false,
+            term_ends_at: None,
+            created_at: 1,
+            updated_at: 1,
+        };
+        let log = crate::LogEntry { actor: "operator", action: "issued", detail: "", at: 1 };
+        store.insert_certificate(&issued, &log).await.unwrap();
+
         assert_eq!(store.serial_status("0b").await.unwrap(), SerialStatus::Good { issuer_id });
         assert!(matches!(store.serial_status("0c").await.unwrap(), SerialStatus::Revoked(row) if row.reason_code == 1));
         assert_eq!(store.serial_status("0d").await.unwrap(), SerialStatus::Unknown);
+        assert_eq!(store.serial_status("0e").await.unwrap(), SerialStatus::Good { issuer_id });
     }
 
     #[tokio::test]
