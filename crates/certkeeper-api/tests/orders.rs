@@ -439,7 +439,8 @@ async fn paid_flow_rejects_bad_input() {
             ("CreateCertificate", json!({ "ProductId": 83, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "ApplyCertificate"),
             ("CreateCertificate", json!({ "ProductId": 999, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "DescribeProducts"),
             ("CreateCertificate", json!({ "ProductId": 21, "DomainNum": 1, "TimeSpan": 1 }), "InvalidParameterValue", "SM2"),
-            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 0, "TimeSpan": 1 }), "InvalidParameterValue", "1 to 100"),
+            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 0, "TimeSpan": 1 }), "InvalidParameter.DomainCountInvalid", "1 to 100"),
+            ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 101, "TimeSpan": 1 }), "InvalidParameter.DomainCountInvalid", "1 to 100"),
             ("CreateCertificate", json!({ "ProductId": 2, "DomainNum": 1, "TimeSpan": 9 }), "InvalidParameterValue", "1 to 5 years"),
             (
                 "CreateCertificate",
@@ -508,6 +509,12 @@ async fn paid_flow_rejects_bad_input() {
             ("CertificateInfoSubmit", info(json!({ "ManagerId": 9999 })), "ResourceNotFound.Manager", "9999"),
             ("CertificateInfoSubmit", info(json!({ "CertCommonName": "com" })), "InvalidParameter.DomainInvalid", "\"com\""),
             ("CertificateInfoSubmit", info(json!({ "VerifyType": "EMAIL" })), "InvalidParameterValue", "DNS, DNS_AUTO or FILE"),
+            (
+                "CertificateInfoSubmit",
+                info(json!({ "DnsNames": ["www.shop.example.test"] })),
+                "InvalidParameter.DomainCountInvalid",
+                "placed for 1 domains, but the submission names 2 (shop.example.test, www.shop.example.test)",
+            ),
             ("UploadConfirmLetter", json!({ "CertificateId": id, "ConfirmLetter": "%%%" }), "InvalidParameterValue", "base64"),
             ("ModifyCertificateResubmit", json!({ "CertificateId": id }), "FailedOperation.CertificateStatusNotAllowResubmit", "status 5"),
             ("CancelAuditCertificate", json!({ "CertificateId": id }), "FailedOperation.CancelAuditCertificateFailed", "status 0, 4 or 8"),

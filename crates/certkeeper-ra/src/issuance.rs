@@ -60,7 +60,7 @@ pub struct IssueRequest {
 /// Returns a new certificate id of 16 letters and digits: the creation second, then random.
 ///
 /// Ids created later sort after earlier ones, so new rows land at the end of every index that
-/// contains the id instead of at random places, which halves the cost of storing certificates.
+/// contains the id instead of at random places all over it.
 pub fn new_certificate_id() -> String {
     new_certificate_id_at(OffsetDateTime::now_utc())
 }

@@ -35,6 +35,9 @@ pub const VERIFICATION_DAYS: i64 = 398;
 /// Smallest and largest confirmation letter accepted, in bytes.
 pub const LETTER_SIZE: std::ops::RangeInclusive<usize> = 1024..=1_400 * 1024;
 
+/// Maximum number of domains of one paid order, as for a CSR.
+pub const MAX_ORDER_DOMAINS: u32 = 100;
+
 /// Error from the paid order flow or from organisation profiles.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,6 +46,8 @@ pub enum PaidError {
     Missing { field: &'static str, hint: &'static str },
     #[error("{field} {value:?} is invalid: {rule}")]
     Invalid { field: &'static str, value: String, rule: String },
+    #[error("order {id} was placed for {ordered} domains, but the submission names {given} ({names}); remove domains or place a new order with CreateCertificate")]
+    DomainCount { id: String, ordered: i64, given: usize, names: String },
     #[error("manager {id} does not exist")]
     ManagerNotFound { id: i64 },
     #[error("organisation {id} does not exist")]
@@ -280,14 +285,16 @@ impl OrderService {
         self.store.manager(id).await?.ok_or(PaidError::ManagerNotFound { id })
     }
 
-    /// Creates a paid order of a product in status 5. A term of more than one validity period
-    /// (`years`) is served by consecutive certificates until it ends.
-    /// With `renewal_of` the order renews that certificate and keeps its names. The certificate
-    /// must be issued, unexpired, within 30 days of its notAfter and not renewed yet.
+    /// Creates a paid order of a product for `domain_count` domains (1 to 100) in status 5. A
+    /// term of more than one validity period (`years`) is served by consecutive certificates
+    /// until it ends. With `renewal_of` the order renews that certificate and keeps its names,
+    /// so `domain_count` must cover them. The certificate must be issued, unexpired, within 30
+    /// days of its notAfter and not renewed yet.
     pub async fn create_paid(
         &self,
         account_id: i64,
         product_id: u32,
+        domain_count: u32,
         years: u32,
         renewal_of: Option<&str>,
         now: OffsetDateTime,
@@ -296,13 +303,20 @@ impl OrderService {
         if !(1..=5).contains(&years) {
             return Err(PaidError::Invalid { field: "TimeSpan", value: years.to_string(), rule: "give 1 to 5 years".into() });
         }
+        if !(1..=MAX_ORDER_DOMAINS).contains(&domain_count) {
+            return Err(PaidError::Invalid { field: "DomainNum", value: domain_count.to_string(), rule: format!("give 1 to {MAX_ORDER_DOMAINS} domains") });
+        }
         let key_algorithm = *product.key_algorithms.first().ok_or(PaidError::Missing { field: "key_algorithms", hint: "the product lists none" })?;
         product.check_issuable(key_algorithm).map_err(OrderError::from)?;
         let at = now.unix_timestamp();
         let renewed = match renewal_of {
             Some(old_id) => {
                 let old = self.store.certificate(old_id).await?.ok_or_else(|| OrderError::NotFound { id: old_id.to_owned() })?;
-                Some(self.check_renewable(old_id, &old.domain, at).await?)
+                let old = self.check_renewable(old_id, &old.domain, at).await?;
+                if old.names.len() > domain_count as usize {
+                    return Err(PaidError::DomainCount { id: old.id, ordered: i64::from(domain_count), given: old.names.len(), names: old.names.join(", ") });
+                }
+                Some(old)
             }
             None => None,
         };
@@ -341,11 +355,9 @@ impl OrderService {
         let actor = format!("account:{account_id}");
         let detail = format!("product {product_id}, {years} years");
         let log = LogEntry { actor: &actor, action: "apply", detail: &detail, at };
-        match &renewed {
-            Some(old) => self.store.insert_renewal(&old.id, &record, &[], &log).await?,
-            None => self.store.insert_order(&record, &[], &log).await?,
-        }
-        tracing::info!(certificate_id = %id, product_id, years, "paid order created");
+        let renewal_of = renewed.as_ref().map(|old| old.id.as_str());
+        self.store.insert_paid_order(renewal_of, &record, i64::from(domain_count), &log).await?;
+        tracing::info!(certificate_id = %id, product_id, domain_count, years, "paid order created");
         Ok(record)
     }
 
@@ -415,6 +427,12 @@ impl OrderService {
         }
         for name in &names {
             name.check_not_public_suffix().map_err(|source| OrderError::Name { value: name.to_string(), source })?;
+        }
+        if let Some(ordered) = self.store.ordered_domain_count(id).await?
+            && names.len() as i64 > ordered
+        {
+            let listed = names.iter().map(|name| name.as_str()).collect::<Vec<_>>().join(", ");
+            return Err(PaidError::DomainCount { id: id.to_owned(), ordered, given: names.len(), names: listed });
         }
         updated.domain = names[0].to_string();
         updated.names = names.iter().map(|name| name.to_string()).collect();

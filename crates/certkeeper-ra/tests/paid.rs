@@ -153,7 +153,7 @@ async fn ov_order_reviewed_validated_and_issued() {
     let bind = Bind9::start(&["example.test"]);
     let fixture = fixture(&bind).await;
     let now = OffsetDateTime::now_utc();
-    let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
+    let order = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, None, now).await.unwrap();
     assert_eq!(order.status, CertificateStatus::AwaitingSubmission);
     assert_eq!(order.term_ends_at, Some(now.unix_timestamp() + 365 * 86_400), "a year outlasts one 199-day certificate");
 
@@ -182,7 +182,7 @@ async fn ov_order_reviewed_validated_and_issued() {
     }
 
     // A second order reuses the verified profile and starts domain validation at once.
-    let second = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
+    let second = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, None, now).await.unwrap();
     let info = information("www.example.test", Some(manager_id), PaidKey::Parse(csr("www.example.test", Some("Example Handels GmbH"), Some("DE"))));
     fixture.orders.submit_information(&second.id, &info, now).await.unwrap();
     let submitted = fixture.orders.submit_order(&second.id, "account:1", now).await.unwrap();
@@ -209,7 +209,7 @@ async fn ev_order_waits_for_letter() {
     let now = OffsetDateTime::now_utc();
     let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(true))), &manager(), now).await.unwrap();
     fixture.orders.approve_manager(manager_id, "reviewer", now).await.unwrap();
-    let order = fixture.orders.create_paid(1, EV_PRODUCT, 1, None, now).await.unwrap();
+    let order = fixture.orders.create_paid(1, EV_PRODUCT, 2, 1, None, now).await.unwrap();
     let info = information("ev.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::Rsa2048));
     fixture.orders.submit_information(&order.id, &info, now).await.unwrap();
     let waiting = fixture.orders.submit_order(&order.id, "account:1", now).await.unwrap();
@@ -246,8 +246,8 @@ async fn bad_submissions_store_nothing() {
     let now = OffsetDateTime::now_utc();
     let (_, ov_manager) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager(), now).await.unwrap();
     let (_, other_manager) = fixture.orders.submit_manager(2, CompanyChoice::New(Box::new(NewCompany { account_id: 2, ..company(false) })), &manager(), now).await.unwrap();
-    let ov = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
-    let ev = fixture.orders.create_paid(1, EV_PRODUCT, 1, None, now).await.unwrap();
+    let ov = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, None, now).await.unwrap();
+    let ev = fixture.orders.create_paid(1, EV_PRODUCT, 2, 1, None, now).await.unwrap();
 
     let online = || PaidKey::Online(KeyAlgorithm::EcdsaP256);
     let cases: Vec<(&str, OrderInformation, &str)> = vec![
@@ -301,27 +301,33 @@ async fn paid_renewal_keeps_names_and_organisation() {
     let issued_at = OffsetDateTime::now_utc() - time::Duration::days(180);
     let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager(), issued_at).await.unwrap();
     fixture.orders.approve_manager(manager_id, "reviewer", issued_at).await.unwrap();
-    let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, issued_at).await.unwrap();
-    let info = information("renew.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256));
+    let order = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, None, issued_at).await.unwrap();
+    let mut info = information("renew.example.test", Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256));
+    info.dns_names = vec!["www.renew.example.test".into()];
     fixture.orders.submit_information(&order.id, &info, issued_at).await.unwrap();
     fixture.orders.submit_order(&order.id, "account:1", issued_at).await.unwrap();
-    let rows = fixture.orders.validations(&order.id).await.unwrap();
-    bind.add_record(&rows[0].record_key, 60, "TXT", &format!("\"{}\"", rows[0].token));
+    for row in fixture.orders.validations(&order.id).await.unwrap() {
+        bind.add_record(&row.record_key, 60, "TXT", &format!("\"{}\"", row.token));
+    }
     fixture.orders.check_order(&order.id, issued_at).await.unwrap();
     let old = fixture.orders.approve_order(&order.id, "reviewer", issued_at).await.unwrap();
     assert_eq!(old.status, CertificateStatus::Issued);
+    assert_eq!(old.names.len(), 2);
 
     let now = OffsetDateTime::now_utc();
-    let renewal = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&old.id), now).await.unwrap();
+    let too_few = fixture.orders.create_paid(1, OV_PRODUCT, 1, 1, Some(&old.id), now).await.unwrap_err();
+    assert!(matches!(too_few, PaidError::DomainCount { ordered: 1, given: 2, .. }), "{too_few}");
+    assert_eq!(stored(&fixture, &old.id).await.renewal_id, None);
+    let renewal = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, Some(&old.id), now).await.unwrap();
     assert_eq!(renewal.status, CertificateStatus::AwaitingSubmission);
     assert_eq!(renewal.renewed_from.as_deref(), Some(old.id.as_str()));
     assert_eq!(renewal.names, old.names);
     assert_eq!(stored(&fixture, &old.id).await.renewal_id.as_deref(), Some(renewal.id.as_str()));
 
-    let again = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&old.id), now).await.unwrap_err();
+    let again = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, Some(&old.id), now).await.unwrap_err();
     assert!(again.to_string().contains("already renewed"), "{again}");
-    let fresh = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, now).await.unwrap();
-    let not_due = fixture.orders.create_paid(1, OV_PRODUCT, 1, Some(&fresh.id), now).await.unwrap_err();
+    let fresh = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, None, now).await.unwrap();
+    let not_due = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, Some(&fresh.id), now).await.unwrap_err();
     assert!(not_due.to_string().contains("renewal needs an issued certificate"), "{not_due}");
 }
 
@@ -331,7 +337,7 @@ async fn issue_ov_at(fixture: &Fixture, domain: &str, approved_at: OffsetDateTim
     let manager = NewManager { email, ..manager() };
     let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager, approved_at).await.unwrap();
     fixture.orders.approve_manager(manager_id, "reviewer", approved_at).await.unwrap();
-    let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, None, when).await.unwrap();
+    let order = fixture.orders.create_paid(1, OV_PRODUCT, 2, 1, None, when).await.unwrap();
     let info = OrderInformation { method: ValidationMethod::DnsAuto, ..information(domain, Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256)) };
     fixture.orders.submit_information(&order.id, &info, when).await.unwrap();
     fixture.orders.submit_order(&order.id, "account:1", when).await.unwrap();

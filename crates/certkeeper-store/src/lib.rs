@@ -50,9 +50,9 @@ pub const DATABASE_FILE: &str = "certkeeper.db";
 /// Connections in the pool; SQLite serialises writers, so more only helps concurrent readers.
 const MAX_CONNECTIONS: u32 = 8;
 
-/// Page size of new databases, in bytes (an existing database keeps its own). With SQLite's
-/// 4 KiB default a leaf page holds three certificate rows, and the issuance benchmark stored
-/// certificates about a quarter slower than with 16 KiB pages.
+/// Page size of new databases, in bytes (an existing database keeps its own). A certificate
+/// row is about 1.2 KiB, so a 4 KiB leaf page holds three. In a trial with this schema, batch
+/// inserts ran 10 to 30% faster with 16 KiB pages than with SQLite's 4 KiB default.
 const PAGE_SIZE: u32 = 16 * 1024;
 
 /// Page cache per connection, in KiB. SQLite's 2 MiB default made inserts several times slower

@@ -75,27 +75,46 @@ impl Store {
         validations: &[NewValidation],
         log: &LogEntry<'_>,
     ) -> Result<(), StoreError> {
-        let issued = CertificateStatus::Issued;
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE certificates SET renewal_id = $1, updated_at = $2 \
-             WHERE id = $3 AND status = $4 AND deleted_at IS NULL AND renewal_id IS NULL",
-        )
-        .bind(&record.id)
-        .bind(log.at)
-        .bind(old_id)
-        .bind(i64::from(issued.code()))
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(status_changed(&mut tx, old_id, issued).await?);
-        }
-        insert_certificate_rows(&mut tx, std::slice::from_ref(record)).await?;
-        insert_log_rows(&mut tx, std::slice::from_ref(record), log).await?;
-        insert_validation_rows(&mut tx, &record.id, validations).await?;
-        append_log(&mut tx, old_id, None, None, None, log).await?;
+        insert_renewal_rows(&mut tx, old_id, record, validations, log).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores a paid order, or with `renewal_of` a paid renewal as [`Store::insert_renewal`]
+    /// does, together with the number of domains it was ordered for, in one transaction.
+    pub async fn insert_paid_order(
+        &self,
+        renewal_of: Option<&str>,
+        record: &CertificateRecord,
+        domain_count: i64,
+        log: &LogEntry<'_>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        match renewal_of {
+            Some(old_id) => insert_renewal_rows(&mut tx, old_id, record, &[], log).await?,
+            None => {
+                insert_certificate_rows(&mut tx, std::slice::from_ref(record)).await?;
+                insert_log_rows(&mut tx, std::slice::from_ref(record), log).await?;
+            }
+        }
+        sqlx::query("INSERT INTO paid_order_domains (certificate_id, domain_count, created_at) VALUES ($1, $2, $3)")
+            .bind(&record.id)
+            .bind(domain_count)
+            .bind(log.at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Returns the number of domains a paid order was placed for, if it was recorded.
+    pub async fn ordered_domain_count(&self, certificate_id: &str) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT domain_count FROM paid_order_domains WHERE certificate_id = $1")
+            .bind(certificate_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(count,)| count))
     }
 
     /// Returns up to `limit` live, issued certificates without a renewal whose notAfter lies in
@@ -262,5 +281,34 @@ async fn set_status(
     if updated.rows_affected() == 0 {
         return Err(status_changed(tx, id, from).await?);
     }
+    Ok(())
+}
+
+/// Sets the old certificate's `renewal_id` and inserts the renewal order with its log rows.
+async fn insert_renewal_rows(
+    tx: &mut SqliteConnection,
+    old_id: &str,
+    record: &CertificateRecord,
+    validations: &[NewValidation],
+    log: &LogEntry<'_>,
+) -> Result<(), StoreError> {
+    let issued = CertificateStatus::Issued;
+    let updated = sqlx::query(
+        "UPDATE certificates SET renewal_id = $1, updated_at = $2 \
+         WHERE id = $3 AND status = $4 AND deleted_at IS NULL AND renewal_id IS NULL",
+    )
+    .bind(&record.id)
+    .bind(log.at)
+    .bind(old_id)
+    .bind(i64::from(issued.code()))
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(status_changed(tx, old_id, issued).await?);
+    }
+    insert_certificate_rows(tx, std::slice::from_ref(record)).await?;
+    insert_log_rows(tx, std::slice::from_ref(record), log).await?;
+    insert_validation_rows(tx, &record.id, validations).await?;
+    append_log(tx, old_id, None, None, None, log).await?;
     Ok(())
 }

@@ -72,6 +72,7 @@ pub(super) fn paid_failure(ctx: &RequestContext, subject: &str, error: PaidError
     match error {
         PaidError::Missing { field, .. } => ApiError::new(codes::MISSING_PARAMETER, format!("missing required parameter {field}: {error}")),
         PaidError::Invalid { field, .. } => ApiError::invalid_parameter_value(field, &error),
+        PaidError::DomainCount { .. } => ApiError::new("InvalidParameter.DomainCountInvalid", error.to_string()),
         PaidError::CsrContradicts { .. } => ApiError::invalid_parameter_value("Csr", &error),
         PaidError::ManagerNotFound { .. } | PaidError::CompanyNotFound { .. } => ApiError::new(RESOURCE_NOT_FOUND_MANAGER, error.to_string()),
         PaidError::ManagerStatus { .. } => ApiError::new(FAILED_OPERATION_ILLEGAL_MANAGER_STATUS, error.to_string()),

@@ -102,12 +102,14 @@ async fn create_certificate(services: Arc<Services>, ctx: RequestContext, params
     if product.is_shangmi() {
         return Err(ApiError::invalid_parameter_value("ProductId", format!("product {product_id} issues SM2 certificates, which certkeeper cannot issue yet")));
     }
-    // NOTE: DomainNum is checked here but not stored, so a later submission may name more
-    // domains than were ordered.
     let domain_count = params.required_integer("DomainNum")?;
-    if !(1..=100).contains(&domain_count) {
-        return Err(ApiError::invalid_parameter_value("DomainNum", format!("{domain_count} is out of range; give 1 to 100 domains")));
-    }
+    let max_domains = certkeeper_ra::paid::MAX_ORDER_DOMAINS;
+    let domain_count = u32::try_from(domain_count).ok().filter(|count| (1..=max_domains).contains(count)).ok_or_else(|| {
+        ApiError::new(
+            "InvalidParameter.DomainCountInvalid",
+            format!("DomainNum {domain_count} is out of range; give 1 to {max_domains} domains"),
+        )
+    })?;
     let years = params.required_integer("TimeSpan")?;
     let years = u32::try_from(years).ok().filter(|years| (1..=5).contains(years));
     let years = years.ok_or_else(|| ApiError::invalid_parameter_value("TimeSpan", "give 1 to 5 years"))?;
@@ -118,7 +120,7 @@ async fn create_certificate(services: Arc<Services>, ctx: RequestContext, params
         services.visible_certificate(&ctx, old_id).await?;
     }
     let record = orders
-        .create_paid(ctx.account_id, product_id, years, old_id.as_deref(), now_of(&services))
+        .create_paid(ctx.account_id, product_id, domain_count, years, old_id.as_deref(), now_of(&services))
         .await
         .map_err(|error| paid_failure(&ctx, "CreateCertificate", error))?;
     Ok(json!({ "CertificateIds": [record.id], "DealIds": [record.id], "ResourceIds": [record.id] }))
