@@ -18,9 +18,8 @@ pub const KIND_WEBHOOK: &str = "notify-webhook";
 /// Job kind of the periodic check for decided reviews and for reviews that wait for a decision.
 pub const KIND_REVIEW_EVENTS: &str = "review-events";
 
-/// How far back a check looks for decided reviews, in seconds (one day). It must stay below the
-/// seven days after which finished jobs, and so their de-duplication keys, are deleted.
-const DECISION_LOOKBACK_SECONDS: i64 = 86_400;
+/// Decided reviews read per query while enqueuing their notifications.
+const DECISIONS_PER_QUERY: i64 = 500;
 
 /// Wait after which a pending review gets a daily reminder, in seconds (one day).
 const REVIEW_REMINDER_AFTER_SECONDS: i64 = 86_400;
@@ -169,20 +168,29 @@ impl Notifier {
         Ok(added)
     }
 
-    /// Enqueues a `review.decided` event for every review decided within the last day, once per
-    /// review, however it was decided (CLI or API). Returns how many were new.
-    // NOTE: a decision older than a day when the first server checks (all servers down for a
-    // day) is not notified.
+    /// Enqueues a `review.decided` event for every decision not notified yet, once per review,
+    /// however it was decided (CLI or API) and however long no server ran. Returns how many
+    /// were new.
+    ///
+    /// A decision is marked as notified after its event is enqueued. If a server stops between
+    /// the two steps, the next check enqueues it again, and the job's de-duplication key keeps
+    /// it to one delivery while the first job is kept (seven days).
     pub async fn notify_decisions(&self, now: i64) -> Result<usize, NotifyError> {
         let mut added = 0;
-        for review in self.store.reviews_decided_since(now - DECISION_LOOKBACK_SECONDS).await? {
-            let account_id = self.store.certificate(&review.certificate_id).await?.and_then(|record| record.account_id);
-            let approved = review.state == "approved";
-            let decided_at = review.decided_at.unwrap_or(now);
-            let event = Event::review_decided(review.id, &review.certificate_id, account_id, approved, &review.decision_reason, decided_at);
-            added += self.enqueue(&event, now).await?;
+        loop {
+            let reviews = self.store.decisions_to_notify(DECISIONS_PER_QUERY).await?;
+            if reviews.is_empty() {
+                return Ok(added);
+            }
+            for review in reviews {
+                let account_id = self.store.certificate(&review.certificate_id).await?.and_then(|record| record.account_id);
+                let approved = review.state == "approved";
+                let decided_at = review.decided_at.unwrap_or(now);
+                let event = Event::review_decided(review.id, &review.certificate_id, account_id, approved, &review.decision_reason, decided_at);
+                added += self.enqueue(&event, now).await?;
+                self.store.mark_decision_notified(review.id, now).await?;
+            }
         }
-        Ok(added)
     }
 
     /// Delivers the email or webhook job `job`.

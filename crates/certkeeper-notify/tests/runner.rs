@@ -239,14 +239,16 @@ async fn review_reminders_and_decision() {
     assert_eq!(deliveries[0].delivery_header, format!("review:{review_id}:reminder:1"));
     assert_eq!(deliveries[1].delivery_header, format!("review:{review_id}:reminder:2"));
 
-    // The decision is notified once, however often the check runs and however it was made.
+    // The decision is notified once, however often the check runs and however it was made,
+    // even when the first check comes days later.
     let decided_at = T0 + 2 * 86_400 + 60;
     let log = LogEntry { actor: "operator", action: "cancelRevoke", detail: "", at: decided_at };
     assert!(store.reject_review(review_id, "operator", "no evidence", "rejected: no evidence", &log).await.unwrap());
-    assert_eq!(service.notifier.notify_decisions(decided_at + 60).await.unwrap(), 1);
-    assert_eq!(service.notifier.notify_decisions(decided_at + 120).await.unwrap(), 0);
-    assert_eq!(service.notifier.remind_reviewers(T0 + 3 * 86_400).await.unwrap(), 0, "a decided review gets no reminder");
-    service.runner.run_due(decided_at + 120).await;
+    let checked_at = decided_at + 3 * 86_400;
+    assert_eq!(service.notifier.notify_decisions(checked_at).await.unwrap(), 1);
+    assert_eq!(service.notifier.notify_decisions(checked_at + 60).await.unwrap(), 0);
+    assert_eq!(service.notifier.remind_reviewers(checked_at).await.unwrap(), 0, "a decided review gets no reminder");
+    service.runner.run_due(checked_at + 60).await;
     let deliveries = received.lock().unwrap().clone();
     assert_eq!(deliveries.len(), 3, "{deliveries:#?}");
     let decision = &deliveries[2];

@@ -178,15 +178,26 @@ impl Store {
         Ok(ignored)
     }
 
-    /// Returns the reviews decided at or after `since` (Unix seconds), oldest decision first.
-    pub async fn reviews_decided_since(&self, since: i64) -> Result<Vec<ReviewRow>, StoreError> {
+    /// Returns up to `limit` decided reviews whose decision was not notified yet, oldest first.
+    pub async fn decisions_to_notify(&self, limit: i64) -> Result<Vec<ReviewRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, certificate_id, kind, state, reason, reason_code, decision_reason, decided_by, decided_at, created_at, reminded_at \
-             FROM reviews WHERE decided_at >= $1 AND state <> 'pending' ORDER BY decided_at, id",
+             FROM reviews WHERE decided_at IS NOT NULL AND decision_notified_at IS NULL AND state <> 'pending' \
+             ORDER BY id LIMIT $1",
         )
-        .bind(since)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Records that the decision of review `id` was notified at `at`.
+    pub async fn mark_decision_notified(&self, id: i64, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE reviews SET decision_notified_at = $1 WHERE id = $2 AND decision_notified_at IS NULL")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Returns the notification settings of an account, if it has set any.
