@@ -502,6 +502,7 @@ async fn paid_flow_rejects_bad_input() {
         alice,
         &[
             ("CertificateOrderSubmit", json!({ "CertId": id }), "FailedOperation.InvalidCertificateStatusCode", "CertificateInfoSubmit"),
+            ("CertificateOrderSubmit", json!({ "CertId": id, "DeleteDnsAutoRecord": "maybe" }), "InvalidParameter", "DeleteDnsAutoRecord"),
             ("CertificateInfoSubmit", info(json!({ "ContactEmail": null })), "MissingParameter", "ContactEmail"),
             ("CertificateInfoSubmit", info(json!({ "GenCsrType": "paper" })), "InvalidParameterValue", "online or parse"),
             ("CertificateInfoSubmit", info(json!({ "GenCsrType": "parse" })), "MissingParameter", "Csr"),

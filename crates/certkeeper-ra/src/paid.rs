@@ -497,11 +497,23 @@ impl OrderService {
     /// Submits a paid order with stored information for review (status 5 to 0, or to 8 for an
     /// EV order without a confirmation letter).
     pub async fn submit_order(&self, id: &str, actor: &str, now: OffsetDateTime) -> Result<CertificateRecord, PaidError> {
+        self.submit_order_with(id, actor, None, now).await
+    }
+
+    /// Submits a paid order as [`OrderService::submit_order`] does. `Some(true)` has the DNS_AUTO
+    /// validation records deleted once the order is issued, `Some(false)` keeps them, and
+    /// `None` leaves the choice stored with the order (keep, unless set before).
+    pub async fn submit_order_with(&self, id: &str, actor: &str, delete_dns_auto_record: Option<bool>, now: OffsetDateTime) -> Result<CertificateRecord, PaidError> {
         let record = self.paid_order(id, "submitting an order").await?;
         if record.status != CertificateStatus::AwaitingSubmission {
             return Err(OrderError::WrongStatus { id: id.to_owned(), status: record.status, action: "submitting an order", needed: "an order awaiting submission (status 5)" }.into());
         }
         let submission = self.store.submission(id).await?.ok_or_else(|| PaidError::NotSubmitted { id: id.to_owned() })?;
+        if let Some(delete) = delete_dns_auto_record
+            && delete != submission.delete_dns_auto_record
+        {
+            self.store.set_delete_dns_auto_record(id, delete, now.unix_timestamp()).await?;
+        }
         let level = self.issuance.catalogue().get(record.product_id).map_err(OrderError::from)?.level;
         if level == ValidationLevel::Ev && submission.letter.is_none() {
             let log = LogEntry { actor, action: "submitInfo", detail: "waiting for the confirmation letter", at: now.unix_timestamp() };
@@ -531,7 +543,7 @@ impl OrderService {
         let names: Vec<DnsName> = record.names.iter().map(|name| parse_name(name)).collect::<Result<_, _>>()?;
         let challenges: Vec<Challenge> =
             names.iter().map(|name| Challenge::new(name.clone(), record.validation_method)).collect::<Result<_, _>>().map_err(OrderError::from)?;
-        let validations = self.issue_validations(&challenges, false, now);
+        let validations = self.issue_validations(&challenges, submission.delete_dns_auto_record, now);
         let log = LogEntry { actor, action: "submitInfo", detail: PENDING_DCV, at };
         self.store.move_paid_order(&record.id, record.status, CertificateStatus::Reviewing, PENDING_DCV, &validations, &log).await?;
         if record.validation_method == ValidationMethod::DnsAuto {

@@ -374,3 +374,29 @@ async fn ov_term_renews_without_second_review() {
     assert!(skipped, "{outcomes:?}");
     assert_eq!(stored(&fixture, &lapsed.id).await.renewal_id, None);
 }
+
+#[tokio::test]
+async fn dns_auto_records_removed_on_request() {
+    let bind = Bind9::start(&["example.test", "auto.test"]);
+    let fixture = fixture(&bind).await;
+    let now = OffsetDateTime::now_utc();
+    let (_, manager_id) = fixture.orders.submit_manager(1, CompanyChoice::New(Box::new(company(false))), &manager(), now).await.unwrap();
+    fixture.orders.approve_manager(manager_id, "reviewer", now).await.unwrap();
+
+    for (domain, delete) in [("kept.auto.test", None), ("deleted.auto.test", Some(true))] {
+        let order = fixture.orders.create_paid(1, OV_PRODUCT, 1, 1, None, now).await.unwrap();
+        let info = OrderInformation { method: ValidationMethod::DnsAuto, ..information(domain, Some(manager_id), PaidKey::Online(KeyAlgorithm::EcdsaP256)) };
+        fixture.orders.submit_information(&order.id, &info, now).await.unwrap();
+        fixture.orders.submit_order_with(&order.id, "account:1", delete, now).await.unwrap();
+        let record_name = format!("_dnsauth.{domain}");
+        assert_eq!(bind.query(&record_name, "TXT").len(), 1, "{domain}: the validation record is published");
+        fixture.orders.check_order(&order.id, now).await.unwrap();
+        let issued = fixture.orders.approve_order(&order.id, "reviewer", now).await.unwrap();
+        assert_eq!(issued.status, CertificateStatus::Issued, "{domain}");
+        let remaining = bind.query(&record_name, "TXT");
+        match delete {
+            Some(true) => assert!(remaining.is_empty(), "{domain}: {remaining:?}"),
+            _ => assert_eq!(remaining.len(), 1, "{domain}: the record stays unless its deletion was requested"),
+        }
+    }
+}

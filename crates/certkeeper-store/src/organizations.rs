@@ -100,6 +100,8 @@ pub struct SubmissionRow {
     pub letter_uploaded_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Whether the DNS_AUTO validation records are deleted once the order is issued.
+    pub delete_dns_auto_record: bool,
 }
 
 /// Data of a paid order to store with the certificate fields it determines.
@@ -350,6 +352,18 @@ impl Store {
             .bind(certificate_id)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    /// Records whether the DNS_AUTO validation records of a paid order are deleted once it is
+    /// issued. Returns false when the order has no submission.
+    pub async fn set_delete_dns_auto_record(&self, certificate_id: &str, delete: bool, at: i64) -> Result<bool, StoreError> {
+        let updated = sqlx::query("UPDATE order_submissions SET delete_dns_auto_record = $1, updated_at = $2 WHERE certificate_id = $3")
+            .bind(delete)
+            .bind(at)
+            .bind(certificate_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() > 0)
     }
 
     /// Stores a confirmation letter for a paid order with its log row, in one transaction.

@@ -249,10 +249,13 @@ async fn certificate_info_submit(services: Arc<Services>, ctx: RequestContext, p
     Ok(json!({}))
 }
 
-async fn order_submit(services: &Services, ctx: &RequestContext, id: &str) -> Result<Value, ApiError> {
+async fn order_submit(services: &Services, ctx: &RequestContext, id: &str, delete_dns_auto_record: Option<bool>) -> Result<Value, ApiError> {
     let orders = order_service(services)?;
     services.visible_certificate(ctx, id).await?;
-    let record = orders.submit_order(id, &actor(ctx), now_of(services)).await.map_err(|error| paid_failure(ctx, id, error))?;
+    let record = orders
+        .submit_order_with(id, &actor(ctx), delete_dns_auto_record, now_of(services))
+        .await
+        .map_err(|error| paid_failure(ctx, id, error))?;
     let audited = record.status_message != certkeeper_ra::paid::PRE_REVIEWING;
     Ok(json!({ "OrderId": record.id, "Status": u64::from(record.status.code()), "IsAudited": audited }))
 }
@@ -260,10 +263,12 @@ async fn order_submit(services: &Services, ctx: &RequestContext, id: &str) -> Re
 async fn certificate_order_submit(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
     let id = params.required_string("CertId")?;
     check_verify_type(&services, &ctx, &id, &params).await?;
-    // NOTE: DNS_AUTO records of paid orders stay after issuance; DeleteDnsAutoRecord is
-    // accepted and ignored.
-    params.optional_integer("DeleteDnsAutoRecord")?;
-    order_submit(&services, &ctx, &id).await
+    // The SDK sends 0 or 1; GET requests and other clients may send true or false.
+    let delete_dns_auto_record = match params.optional_integer("DeleteDnsAutoRecord") {
+        Ok(value) => value.map(|value| value != 0),
+        Err(_) => params.optional_bool("DeleteDnsAutoRecord")?,
+    };
+    order_submit(&services, &ctx, &id, delete_dns_auto_record).await
 }
 
 /// Rejects a `VerifyType` that differs from the submitted information's method.
@@ -345,7 +350,7 @@ async fn submit_certificate_information(services: Arc<Services>, ctx: RequestCon
 async fn commit_certificate_information(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
     let id = params.required_string("CertificateId")?;
     check_verify_type(&services, &ctx, &id, &params).await?;
-    let result = order_submit(&services, &ctx, &id).await?;
+    let result = order_submit(&services, &ctx, &id, None).await?;
     Ok(json!({ "OrderId": result["OrderId"], "Status": result["Status"] }))
 }
 
