@@ -47,7 +47,7 @@ struct Periodic {
     enqueued_slot: std::sync::Mutex<Option<i64>>,
 }
 
-/// Runs jobs of the kinds it has handlers for. Several runners, in one process or several, may
+/// Runs jobs of the kinds it has handlers for, and claims no others. Several runners, in one process or several, may
 /// share a database: each job is leased to one of them at a time.
 pub struct JobRunner {
     store: Store,
@@ -171,7 +171,10 @@ impl JobRunner {
 
     async fn claim(&self, limit: usize, now: i64) -> Vec<JobRow> {
         let lease = i64::try_from(self.settings.lease.as_secs()).unwrap_or(i64::MAX);
-        match self.store.claim_jobs(&self.owner, limit as i64, lease, now).await {
+        // Only kinds with a handler here are claimed, so a job of a kind that another process
+        // (or a newer version) handles waits for that runner instead of failing here.
+        let kinds: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+        match self.store.claim_jobs(&self.owner, &kinds, limit as i64, lease, now).await {
             Ok(jobs) => jobs,
             Err(error) => {
                 tracing::warn!(%error, "claiming jobs failed; retrying at the next poll");
@@ -194,6 +197,8 @@ impl JobRunner {
                     Ok(result) => result,
                     Err(_) => Err(format!("timed out after {} s", limit.as_secs())),
                 },
+                // Unreachable while claims are filtered by the handled kinds; kept so that a
+                // job without a handler is recorded as failed rather than dropped.
                 None => Err(format!("no handler for job kind {} in this process", job.kind)),
             };
             let finished = OffsetDateTime::now_utc().unix_timestamp().max(now);

@@ -279,3 +279,41 @@ async fn requested_reminders_each_delivered() {
     assert_eq!(deliveries[1].delivery_header, format!("review:7:requested-reminder:{}", T0 + 3_660));
     assert!(deliveries[0].body["subject"].as_str().unwrap_or("").starts_with("Reminder from the owner"), "{:?}", deliveries[0].body);
 }
+
+#[tokio::test]
+async fn runner_leaves_unhandled_kinds_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("certkeeper.db")).await.unwrap();
+    let settings = certkeeper_notify::RunnerSettings {
+        poll_interval: std::time::Duration::from_secs(1),
+        lease: std::time::Duration::from_secs(60),
+        backoff: certkeeper_store::Backoff { base_seconds: 30, max_seconds: 600 },
+        max_attempts: 3,
+    };
+    let mut runner = certkeeper_notify::JobRunner::new(store.clone(), settings);
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    runner.handle(
+        "handled",
+        Arc::new(move |_job, _now| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }),
+    );
+    let job = |kind: &str| certkeeper_store::NewJob {
+        kind: kind.to_owned(),
+        unique_key: format!("{kind}:1"),
+        payload: "{}".to_owned(),
+        run_after: T0,
+        max_attempts: 3,
+    };
+    store.enqueue_job(&job("handled"), T0).await.unwrap();
+    let foreign_id = store.enqueue_job(&job("foreign"), T0).await.unwrap().unwrap();
+
+    assert_eq!(runner.run_due(T0).await, 1);
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+    let foreign = store.job(foreign_id).await.unwrap().unwrap();
+    assert_eq!(foreign.state, JOB_QUEUED);
+    assert_eq!(foreign.attempts, 0);
+    assert_eq!(foreign.last_error, "");
+}

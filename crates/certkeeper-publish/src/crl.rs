@@ -1,12 +1,17 @@
-//! Building, checking and keeping the CRLs of each issuer and shard.
+//! Building, checking, storing and serving the CRLs of each issuer and shard.
 
 use std::sync::Arc;
 
 use certkeeper_core::SerialNumber;
 use certkeeper_pki::crl::{CrlContents, CrlEntry, CrlScope, RevocationReason};
+use certkeeper_store::{CrlPublishPayload, StoredCrl, crl_number_after};
 use time::OffsetDateTime;
 
 use crate::{PublishError, Publisher, now_seconds};
+
+/// Attempts at one CRL build. An attempt fails when another process published first, and after
+/// this many failed attempts the build returns an error, so its job retries after the backoff.
+const PUBLISH_ATTEMPTS: u32 = 3;
 
 /// A signed CRL as served.
 #[derive(Clone, Debug)]
@@ -38,59 +43,171 @@ impl Publisher {
         self.intermediate_id
     }
 
-    /// Rebuilds the root's CRL and every shard of the intermediate.
-    pub async fn rebuild_all_crls(&self) -> Result<(), PublishError> {
-        self.rebuild_crl(self.root_id, 0).await?;
-        for shard in 0..i64::from(self.urls.crl_shards()) {
-            self.rebuild_crl(self.intermediate_id, shard).await?;
-        }
-        Ok(())
-    }
-
-    /// Rebuilds the CRLs whose rebuild interval has passed.
-    pub(crate) async fn rebuild_due_crls(&self) -> Result<(), PublishError> {
-        let now = now_seconds();
-        let interval = self.settings.crl_rebuild_interval;
+    /// Returns the (issuer, shard) pairs whose CRLs this publisher signs: the root's CRL and
+    /// every shard of the intermediate.
+    fn crl_keys(&self) -> Vec<(i64, i64)> {
         let mut keys = vec![(self.root_id, 0)];
         keys.extend((0..i64::from(self.urls.crl_shards())).map(|shard| (self.intermediate_id, shard)));
-        for (issuer_id, shard) in keys {
-            let due = match self.crl(issuer_id, shard) {
-                Some(crl) => crl.this_update + interval <= now,
-                None => true,
-            };
-            if due {
-                self.rebuild_crl(issuer_id, shard).await?;
-            }
+        keys
+    }
+
+    fn signs_crl(&self, issuer_id: i64, shard: i64) -> bool {
+        (issuer_id == self.root_id && shard == 0)
+            || (issuer_id == self.intermediate_id && (0..i64::from(self.urls.crl_shards())).contains(&shard))
+    }
+
+    /// Rebuilds the root's CRL and every shard of the intermediate.
+    pub async fn rebuild_all_crls(&self) -> Result<(), PublishError> {
+        for (issuer_id, shard) in self.crl_keys() {
+            self.rebuild_crl(issuer_id, shard).await?;
         }
         Ok(())
     }
 
-    /// Builds, signs and publishes a new CRL for one issuer and shard.
+    /// Builds the CRLs that have none stored in the database yet, and returns how many it built.
+    pub async fn build_missing_crls(&self) -> Result<usize, PublishError> {
+        let stored = self.store.stored_crl_versions().await?;
+        let mut built = 0;
+        for (issuer_id, shard) in self.crl_keys() {
+            if !stored.iter().any(|version| version.issuer_id == issuer_id && version.shard == shard) {
+                self.rebuild_crl(issuer_id, shard).await?;
+                built += 1;
+            }
+        }
+        Ok(built)
+    }
+
+    /// Rebuilds every CRL whose stored thisUpdate is at least `crl_rebuild_interval` old, and
+    /// every one with no stored CRL, and returns how many it rebuilt. The `crl.refresh` job runs
+    /// it, so the decision comes from the database and not from this process's memory. A
+    /// failed rebuild does not stop the others, and the first error is returned at the end.
+    pub async fn refresh_crls(&self) -> Result<usize, PublishError> {
+        let now = now_seconds().unix_timestamp();
+        let interval = i64::try_from(self.settings.crl_rebuild_interval.as_secs()).unwrap_or(i64::MAX);
+        let stored = self.store.stored_crl_versions().await?;
+        let mut rebuilt = 0;
+        let mut first_error = None;
+        for (issuer_id, shard) in self.crl_keys() {
+            let version = stored.iter().find(|version| version.issuer_id == issuer_id && version.shard == shard);
+            let due = version.is_none_or(|version| version.this_update.saturating_add(interval) <= now);
+            if !due {
+                continue;
+            }
+            match self.rebuild_crl(issuer_id, shard).await {
+                Ok(_) => rebuilt += 1,
+                Err(error) => {
+                    tracing::error!(%error, issuer = issuer_id, shard, "scheduled CRL rebuild failed");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(rebuilt),
+        }
+    }
+
+    /// Runs a `crl.publish` job: rebuilds the CRL of the payload's issuer and shard unless the
+    /// stored CRL already lists every revocation up to the payload's position. Returns whether
+    /// it built a CRL, so several revocations of one shard may share one build. A payload for
+    /// an issuer or shard that this publisher does not sign is logged and skipped.
+    pub async fn publish_revocation(&self, payload: &CrlPublishPayload) -> Result<bool, PublishError> {
+        let CrlPublishPayload { issuer_id, shard, revocation_position } = *payload;
+        if !self.signs_crl(issuer_id, shard) {
+            tracing::warn!(issuer = issuer_id, shard, "skipping a CRL publish job for an issuer or shard that this server does not sign");
+            return Ok(false);
+        }
+        // Checked while holding the build lock, so a job that waited for another build of the
+        // same shard finds that build's CRL.
+        let _build = self.crl_build.lock().await;
+        if let Some(stored) = self.store.stored_crl_versions().await?.iter().find(|version| {
+            version.issuer_id == issuer_id && version.shard == shard && version.revocation_position >= revocation_position
+        }) {
+            tracing::debug!(issuer = issuer_id, shard, number = stored.number, "revocation already listed by the stored CRL");
+            return Ok(false);
+        }
+        self.build_and_publish(issuer_id, shard).await?;
+        tracing::info!(issuer = issuer_id, shard, revocation_position, "revocation published in the CRL");
+        Ok(true)
+    }
+
+    /// Loads every stored CRL with a higher number than the one this process serves, and
+    /// returns how many it loaded. Only numbers are read unless a CRL changed.
+    pub async fn sync_crls(&self) -> Result<usize, PublishError> {
+        let mut loaded = 0;
+        for version in self.store.stored_crl_versions().await? {
+            if !self.signs_crl(version.issuer_id, version.shard) {
+                continue;
+            }
+            let served = self.crl(version.issuer_id, version.shard).map(|crl| crl.number);
+            if served.is_some_and(|number| i64::try_from(number).unwrap_or(i64::MAX) >= version.number) {
+                continue;
+            }
+            if let Some(stored) = self.store.stored_crl(version.issuer_id, version.shard).await? {
+                self.serve_if_newer(Arc::new(published_from_stored(stored)?));
+                loaded += 1;
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Serves `crl` unless this process already serves one with the same or a higher number.
+    fn serve_if_newer(&self, crl: Arc<PublishedCrl>) {
+        let mut crls = self.crls.write().expect("CRL map lock poisoned");
+        let key = (crl.issuer_id, crl.shard);
+        if crls.get(&key).is_none_or(|served| served.number < crl.number) {
+            crls.insert(key, crl);
+        }
+    }
+
+    /// Builds, signs, stores and serves a new CRL for one issuer and shard.
     ///
     /// Rejects the CRL when it would list fewer unexpired entries than the previous one, less
     /// those that expired since, because that means revocations are missing from the store.
     pub async fn rebuild_crl(&self, issuer_id: i64, shard: i64) -> Result<Arc<PublishedCrl>, PublishError> {
         let _build = self.crl_build.lock().await;
+        self.build_and_publish(issuer_id, shard).await
+    }
+
+    /// Builds and stores a CRL, building again when another process published first, so the
+    /// stored CRL never misses what that process's CRL listed. The caller must have locked
+    /// `crl_build`.
+    async fn build_and_publish(&self, issuer_id: i64, shard: i64) -> Result<Arc<PublishedCrl>, PublishError> {
+        for attempt in 1..=PUBLISH_ATTEMPTS {
+            if let Some(published) = self.build_once(issuer_id, shard).await? {
+                self.serve_if_newer(published.clone());
+                return Ok(published);
+            }
+            tracing::debug!(issuer = issuer_id, shard, attempt, "another process published a CRL first; building again");
+        }
+        Err(PublishError::Contended { issuer_id, shard, attempts: PUBLISH_ATTEMPTS })
+    }
+
+    /// Builds and signs one CRL and stores it. Returns `None`, storing nothing, when another
+    /// build published between this one's read of `crl_state` and its write.
+    async fn build_once(&self, issuer_id: i64, shard: i64) -> Result<Option<Arc<PublishedCrl>>, PublishError> {
         let started = std::time::Instant::now();
         let this_update = now_seconds();
         let next_update = this_update + self.settings.crl_validity;
         let previous = self.store.crl_state(issuer_id, shard).await?;
+        // Read before the entries, so every revocation up to this position is among them.
+        let revocation_position = self.store.latest_revocation_position().await?;
         let expired_since = previous.as_ref().map_or(this_update.unix_timestamp(), |previous| previous.last_this_update);
         let (rows, expired) = self.store.crl_entries(issuer_id, shard, this_update.unix_timestamp(), expired_since).await?;
         let entry_count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
 
-        if let Some(previous) = previous {
-            if entry_count + expired < previous.last_entry_count {
-                let error = PublishError::EntriesLost {
-                    issuer_id,
-                    shard,
-                    entries: entry_count,
-                    previous: previous.last_entry_count,
-                    expired,
-                };
-                tracing::error!(%error, issuer = issuer_id, shard, "CRL not published");
-                return Err(error);
-            }
+        if let Some(previous) = &previous
+            && entry_count + expired < previous.last_entry_count
+        {
+            let error = PublishError::EntriesLost {
+                issuer_id,
+                shard,
+                entries: entry_count,
+                previous: previous.last_entry_count,
+                expired,
+            };
+            tracing::error!(%error, issuer = issuer_id, shard, "CRL not published");
+            return Err(error);
         }
 
         let read = started.elapsed();
@@ -110,11 +227,8 @@ impl Publisher {
 
         let converted = started.elapsed();
         let signing = std::time::Instant::now();
-        let number = self
-            .store
-            .next_crl_number(issuer_id, shard, this_update.unix_timestamp(), entry_count)
-            .await?;
-        let number = u64::try_from(number).unwrap_or(0);
+        let number = crl_number_after(previous.as_ref(), this_update.unix_timestamp());
+        let number_u64 = u64::try_from(number).unwrap_or(0);
         let (signer, distribution_point, scope) = if issuer_id == self.root_id {
             (self.root_signer.clone(), self.urls.root_crl_url(), CrlScope::CaCertificates)
         } else {
@@ -126,7 +240,7 @@ impl Publisher {
         // entries on two cores), so it runs off the async worker threads.
         let der = tokio::task::spawn_blocking(move || {
             signer.sign_crl(&CrlContents {
-                number,
+                number: number_u64,
                 this_update,
                 next_update,
                 distribution_point: &distribution_point,
@@ -136,19 +250,22 @@ impl Publisher {
         })
         .await
         .map_err(|error| PublishError::Worker { detail: error.to_string() })??;
+        let signed = signing.elapsed();
 
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
-        let published = Arc::new(PublishedCrl {
+        let stored = StoredCrl {
             issuer_id,
             shard,
             number,
-            this_update,
-            next_update,
-            entries: rows.len(),
-            etag: format!("\"{}\"", hex::encode(&digest.as_ref()[..16])),
-            der: Arc::new(der),
-        });
-        self.crls.write().expect("CRL map lock poisoned").insert((issuer_id, shard), published.clone());
+            this_update: this_update.unix_timestamp(),
+            next_update: next_update.unix_timestamp(),
+            entry_count,
+            revocation_position,
+            der,
+        };
+        if !self.store.publish_crl(&stored, previous.as_ref().map(|previous| previous.last_number)).await? {
+            return Ok(None);
+        }
+        let published = Arc::new(published_from_stored(stored)?);
         tracing::debug!(
             issuer = issuer_id,
             shard,
@@ -156,10 +273,29 @@ impl Publisher {
             entries = rows.len(),
             read_ms = read.as_millis() as u64,
             converted_ms = converted.as_millis() as u64,
-            signed_ms = signing.elapsed().as_millis() as u64,
+            signed_ms = signed.as_millis() as u64,
             total_ms = started.elapsed().as_millis() as u64,
             "CRL published"
         );
-        Ok(published)
+        Ok(Some(published))
     }
+}
+
+/// Converts a stored CRL into the form served over HTTP.
+fn published_from_stored(stored: StoredCrl) -> Result<PublishedCrl, PublishError> {
+    let invalid = |detail: String| PublishError::BadStoredCrl { issuer_id: stored.issuer_id, shard: stored.shard, detail };
+    let this_update = OffsetDateTime::from_unix_timestamp(stored.this_update).map_err(|error| invalid(error.to_string()))?;
+    let next_update = OffsetDateTime::from_unix_timestamp(stored.next_update).map_err(|error| invalid(error.to_string()))?;
+    let number = u64::try_from(stored.number).map_err(|_| invalid(format!("negative CRL number {}", stored.number)))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &stored.der);
+    Ok(PublishedCrl {
+        issuer_id: stored.issuer_id,
+        shard: stored.shard,
+        number,
+        this_update,
+        next_update,
+        entries: usize::try_from(stored.entry_count).unwrap_or(0),
+        etag: format!("\"{}\"", hex::encode(&digest.as_ref()[..16])),
+        der: Arc::new(stored.der),
+    })
 }

@@ -1,8 +1,12 @@
 //! Publishes the revocation status of certkeeper's certificates.
 //!
-//! A [`Publisher`] keeps the latest signed CRL of every issuer and shard in memory, rebuilds it
-//! on a timer and after each revocation, and responds to OCSP requests (RFC 6960, with the HTTP
-//! profile of RFC 5019) through a delegated responder certificate. [`Publisher::router`] serves
+//! Signed CRLs are stored in the database (`published_crls`), one per issuer and shard. Durable
+//! jobs build them: `crl.publish`, which the store enqueues in the transaction of each
+//! revocation, and the periodic `crl.refresh` ([`KIND_CRL_REFRESH`]), so servers sharing a
+//! database sign each CRL once between them and a restart loses no pending build. A
+//! [`Publisher`] serves the stored CRLs from memory and loads newer ones with
+//! [`Publisher::sync_crls`]. It also responds to OCSP requests (RFC 6960, with the HTTP profile
+//! of RFC 5019) through a delegated responder certificate. [`Publisher::router`] serves
 //! `GET /crl/{issuer}/{shard}.crl`, `GET /crl/root.crl`, `POST /ocsp` and `GET /ocsp/{request}`.
 //!
 //! The responder key is generated at every start and never stored: its certificate lives for
@@ -27,8 +31,16 @@ use certkeeper_pki::MasterKey;
 use certkeeper_store::{Store, StoreError};
 use time::OffsetDateTime;
 
+pub use certkeeper_store::{CrlPublishPayload, KIND_CRL_PUBLISH};
 pub use crl::PublishedCrl;
 pub use ocsp::{OcspReply, ReplyCaching};
+
+/// Job kind of the periodic pass that rebuilds CRLs whose stored thisUpdate is at least
+/// `crl_rebuild_interval` old ([`Publisher::refresh_crls`]).
+pub const KIND_CRL_REFRESH: &str = "crl.refresh";
+
+/// How often [`Publisher::run`] checks whether the responder certificate is due for renewal.
+const RESPONDER_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Error raised while publishing CRLs or OCSP responses.
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +64,22 @@ pub enum PublishError {
     BadRevocation { serial: String, detail: String },
     #[error("building a CRL failed in its worker thread: {detail}")]
     Worker { detail: String },
+    #[error(
+        "publishing the CRL of issuer {issuer_id} shard {shard} failed: another process published first in each of \
+         {attempts} attempts; it is retried later"
+    )]
+    Contended { issuer_id: i64, shard: i64, attempts: u32 },
+    #[error("the stored CRL of issuer {issuer_id} shard {shard} is invalid: {detail}")]
+    BadStoredCrl { issuer_id: i64, shard: i64, detail: String },
+    #[error("the payload of a CRL publish job is invalid: {detail}; payload {payload:?}")]
+    BadJobPayload { payload: String, detail: String },
 }
 
 /// Timing and limits of the published CRLs and OCSP responses.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublishSettings {
-    /// How often every CRL is rebuilt even without revocations.
+    /// Age of a stored CRL after which the `crl.refresh` job rebuilds it even without
+    /// revocations.
     pub crl_rebuild_interval: Duration,
     /// nextUpdate − thisUpdate of each CRL. The Baseline Requirements §4.9.7 cap it at 10 days.
     pub crl_validity: Duration,
@@ -120,8 +142,9 @@ pub struct Publisher {
     intermediate_signer: Arc<CaSigner<SigningKeyPair>>,
     matcher: CertIdMatcher,
     responder: RwLock<Arc<Responder>>,
+    /// The CRLs served, by (issuer, shard): the newest stored CRL this process has loaded.
     crls: RwLock<HashMap<(i64, i64), Arc<PublishedCrl>>>,
-    /// Serialises CRL builds, so a CRL with a lower number never replaces a newer one.
+    /// Serialises this process's CRL builds, so they do not make each other build again.
     crl_build: tokio::sync::Mutex<()>,
     ocsp_cache: RwLock<HashMap<String, HashMap<Vec<u8>, Arc<OcspReply>>>>,
     /// Incremented by every revocation, so a response signed from a status read before the
@@ -131,7 +154,8 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Opens the CA keys, issues a responder certificate and builds every CRL once.
+    /// Opens the CA keys, issues a responder certificate, loads the stored CRLs and builds those
+    /// that have none stored yet.
     pub async fn start(
         store: Store,
         urls: UrlScheme,
@@ -166,7 +190,8 @@ impl Publisher {
             ocsp_cache: RwLock::new(HashMap::new()),
             revocation_epoch: AtomicU64::new(0),
         });
-        publisher.rebuild_all_crls().await?;
+        publisher.sync_crls().await?;
+        publisher.build_missing_crls().await?;
         tracing::info!(
             root = root.id,
             intermediate = intermediate.id,
@@ -190,34 +215,53 @@ impl Publisher {
         self.responder.read().expect("responder lock poisoned").clone()
     }
 
-    /// Makes a revocation visible: drops the serial's cached OCSP responses and rebuilds the
-    /// CRL of its shard. Call it after the revocation row is committed
-    /// ([`Store::insert_revocation`]); it returns once the new CRL is served.
+    /// Makes a revocation visible to OCSP in this process: drops the serial's cached OCSP
+    /// responses, so the next request reads the new status. Call it after the revocation row is
+    /// committed ([`Store::insert_revocation`]). The CRL is rebuilt by the `crl.publish` job
+    /// that the store enqueued with the revocation ([`Publisher::publish_revocation`]), and
+    /// [`Publisher::sync_crls`] then loads it in every process.
     pub async fn revoked(&self, serial: &SerialNumber) -> Result<(), PublishError> {
         self.forget_ocsp(serial);
-        let shard = i64::from(self.urls.crl_shard(serial));
-        self.rebuild_crl(self.intermediate_id, shard).await?;
-        tracing::info!(%serial, issuer = self.intermediate_id, shard, "revocation published");
+        tracing::debug!(%serial, "cached OCSP responses of a revoked serial dropped");
         Ok(())
     }
 
-    /// Rebuilds CRLs when due and renews the responder certificate before it expires, until
-    /// the task is dropped. Errors are logged and retried on the next tick.
+    /// Runs a `crl.publish` job from its JSON payload ([`CrlPublishPayload`]).
+    pub async fn run_publish_job(&self, payload: &str) -> Result<(), PublishError> {
+        let parsed: PublishJobPayload = serde_json::from_str(payload)
+            .map_err(|error| PublishError::BadJobPayload { payload: payload.to_owned(), detail: error.to_string() })?;
+        let payload = CrlPublishPayload {
+            issuer_id: parsed.issuer_id,
+            shard: parsed.shard,
+            revocation_position: parsed.revocation_position,
+        };
+        self.publish_revocation(&payload).await.map(|_| ())
+    }
+
+    /// Renews the responder certificate before it expires, until the task is dropped. Errors
+    /// are logged and retried at the next check.
+    ///
+    /// This stays a per-process loop and not a shared job, because each process generates its
+    /// own responder key at start and never stores it, so only that process can renew it.
     pub async fn run(self: Arc<Self>) {
-        let tick = self.settings.crl_rebuild_interval.min(Duration::from_secs(60));
-        let mut interval = tokio::time::interval(tick);
+        let mut interval = tokio::time::interval(RESPONDER_CHECK_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         interval.tick().await;
         loop {
             interval.tick().await;
-            if let Err(error) = self.rebuild_due_crls().await {
-                tracing::error!(%error, "scheduled CRL rebuild failed; retrying at the next tick");
-            }
             if let Err(error) = self.renew_responder_if_due().await {
-                tracing::error!(%error, "renewing the OCSP responder certificate failed; retrying at the next tick");
+                tracing::error!(%error, "renewing the OCSP responder certificate failed; retrying at the next check");
             }
         }
     }
+}
+
+/// The JSON form of [`CrlPublishPayload`].
+#[derive(serde::Deserialize)]
+struct PublishJobPayload {
+    issuer_id: i64,
+    shard: i64,
+    revocation_position: i64,
 }
 
 /// Returns the current time, truncated to whole seconds as CRLs and OCSP responses carry it.

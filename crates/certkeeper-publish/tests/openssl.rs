@@ -58,18 +58,21 @@ async fn empty_crl_then_revocation() {
     assert!(root_text.contains("Only CA Certificates"), "{root_text}");
     assert!(root_text.contains("No Revoked Certificates"), "{root_text}");
 
-    // The CRL number increases with every rebuild and across a restart.
+    // The CRL number increases with every rebuild, and a restart serves the stored CRL.
     let mut numbers = vec![crl_number(&ca, "empty.crl")];
     for _ in 0..2 {
         let rebuilt = publisher.rebuild_crl(ca.intermediate.id, i64::from(shard)).await.unwrap();
         numbers.push(rebuilt.number);
     }
     let restarted = ca.publisher().await;
-    numbers.push(restarted.crl(ca.intermediate.id, i64::from(shard)).unwrap().number);
+    let restarted_number = restarted.crl(ca.intermediate.id, i64::from(shard)).unwrap().number;
+    assert_eq!(Some(&restarted_number), numbers.last(), "a restarted publisher serves another CRL than the stored one");
 
-    // After the revocation the entry is listed with its reason, and OpenSSL rejects the leaf.
+    // After the revocation and its crl.publish job the entry is listed with its reason, and
+    // OpenSSL rejects the leaf.
     ca.revoke(&serial, 1).await;
     publisher.revoked(&serial).await.unwrap();
+    assert!(ca.run_crl_jobs(&publisher).await >= 1, "no CRL job ran");
     fetch_crl(&ca, &target, "revoked.crl");
     numbers.push(crl_number(&ca, "revoked.crl"));
     assert!(numbers.windows(2).all(|pair| pair[0] < pair[1]), "CRL numbers not increasing: {numbers:?}");
@@ -104,6 +107,7 @@ async fn unspecified_reason_has_no_extension() {
     ca.issue_leaf("leaf", &serial, true).await;
     ca.revoke(&serial, 0).await;
     publisher.revoked(&serial).await.unwrap();
+    ca.run_crl_jobs(&publisher).await;
     let shard = ca.urls.crl_shard(&serial);
     fetch_crl(&ca, &format!("/crl/{}/{shard}.crl", ca.intermediate.id), "crl.der");
     let (_, text) = run(ca.dir.path(), "openssl", &["crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text"]);

@@ -94,33 +94,46 @@ impl Store {
         enqueue_job_in(&mut connection, job, at).await
     }
 
-    /// Leases up to `limit` due jobs to `owner` until `at + lease_seconds`, counts an attempt
-    /// for each and returns them, oldest due first. Jobs whose lease has expired are due again.
-    pub async fn claim_jobs(&self, owner: &str, limit: i64, lease_seconds: i64, at: i64) -> Result<Vec<JobRow>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    /// Leases up to `limit` due jobs of the given kinds to `owner` until `at + lease_seconds`,
+    /// counts an attempt for each and returns them, oldest due first. Jobs whose lease has
+    /// expired are due again. Jobs of other kinds are left for runners that handle them, and an
+    /// empty `kinds` claims nothing.
+    pub async fn claim_jobs(
+        &self,
+        owner: &str,
+        kinds: &[&str],
+        limit: i64,
+        lease_seconds: i64,
+        at: i64,
+    ) -> Result<Vec<JobRow>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One numbered placeholder per kind, after the four fixed parameters.
+        let kind_placeholders: Vec<String> = (0..kinds.len()).map(|index| format!("${}", index + 5)).collect();
+        let kind_list = kind_placeholders.join(", ");
         // The UPDATE is the transaction's first statement, so SQLite takes the write lock before
         // reading and no other writer can claim between the SELECT and the UPDATE. The outer
         // WHERE repeats the test so that a job leased in the meantime is skipped on databases
         // that re-read rows after a lock wait. PostgreSQL would add FOR UPDATE SKIP LOCKED to
         // the subquery, so that concurrent claimers take different rows instead of waiting.
-        let sql = concat!(
+        let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_expires_at = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM jobs \
-                          WHERE state = 'queued' AND run_after <= $3 \
+                          WHERE state = 'queued' AND run_after <= $3 AND kind IN ({kind_list}) \
                             AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
                           ORDER BY run_after, id LIMIT $4) \
                AND state = 'queued' AND run_after <= $3 \
                AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
-             RETURNING ",
+             RETURNING {}",
             job_columns!()
         );
-        let mut rows: Vec<JobRow> = sqlx::query_as(sql)
-            .bind(owner)
-            .bind(at + lease_seconds)
-            .bind(at)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(owner).bind(at + lease_seconds).bind(at).bind(limit);
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        let mut rows: Vec<JobRow> = query.fetch_all(&mut *tx).await?;
         tx.commit().await?;
         rows.sort_by_key(|row| (row.run_after, row.id));
         Ok(rows)

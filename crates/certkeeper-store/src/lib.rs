@@ -7,6 +7,7 @@
 
 mod accounts;
 mod certificates;
+mod crls;
 mod error;
 mod issuers;
 mod jobs;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use accounts::{AccountRow, ApiKeyCredential, ApiKeyRow};
 pub use certificates::{LogEntry, OperationLogRow};
+pub use crls::{CRL_PUBLISH_MAX_ATTEMPTS, CrlPublishPayload, KIND_CRL_PUBLISH, StoredCrl, StoredCrlVersion, crl_number_after};
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use jobs::{Backoff, FailOutcome, JOB_DEAD, JOB_DONE, JOB_QUEUED, JobRow, NewJob};

@@ -181,10 +181,11 @@ impl Store {
 
     /// Records many revocations in one transaction, as an import does, and returns how many
     /// were new. A serial that is already revoked keeps its first row. Certificate statuses are
-    /// not touched: use [`Store::revoke_certificate`] for a certificate of this store.
+    /// not touched: use [`Store::revoke_certificate`] for a certificate of this store. The same
+    /// transaction enqueues one `crl.publish` job per issuer and shard that got new rows.
     pub async fn insert_revocations(&self, revocations: &[NewRevocation<'_>]) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut inserted = 0;
+        let mut inserted: Vec<(i64, i64, i64)> = Vec::new();
         for chunk in revocations.chunks(BULK_INSERT_ROWS) {
             let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
@@ -200,9 +201,13 @@ impl Store {
                     .push_bind(revocation.not_after)
                     .push_bind(revocation.created_at);
             });
-            builder.push(" ON CONFLICT (serial) DO NOTHING");
-            inserted += builder.build().execute(&mut *tx).await?.rows_affected();
+            builder.push(" ON CONFLICT (serial) DO NOTHING RETURNING issuer_id, shard, rowid");
+            let rows: Vec<(i64, i64, i64)> = builder.build_query_as().fetch_all(&mut *tx).await?;
+            inserted.extend(rows);
         }
+        let at = revocations.iter().map(|revocation| revocation.created_at).max().unwrap_or(0);
+        let inserted_count = inserted.len() as u64;
+        crate::crls::enqueue_crl_publish_jobs(&mut tx, inserted, at).await?;
         tx.commit().await?;
         if revocations.len() >= BULK_CHECKPOINT_ROWS {
             // A large import leaves its pages in the WAL, where every later read of the shard
@@ -211,7 +216,7 @@ impl Store {
                 tracing::warn!(%error, "checkpointing the WAL after a bulk revocation insert failed");
             }
         }
-        Ok(inserted)
+        Ok(inserted_count)
     }
 
     /// Counts the revocations of one issuer and shard that were unexpired at `after` and have
@@ -499,14 +504,16 @@ fn unpack_crl_entries(packed: &str) -> Result<Vec<CrlEntryRow>, StoreError> {
 }
 
 /// Inserts a revocation unless the serial is already revoked, and returns the stored row, so the
-/// first revocation time and reason stay in force.
+/// first revocation time and reason stay in force. A new revocation enqueues the `crl.publish`
+/// job of its shard in the same transaction, so a crash after the commit cannot lose it.
 pub(crate) async fn insert_revocation_row(
     tx: &mut sqlx::SqliteConnection,
     revocation: &NewRevocation<'_>,
 ) -> Result<RevocationRow, StoreError> {
-    sqlx::query(
+    let inserted: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
-         not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING",
+         not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING \
+         RETURNING rowid",
     )
     .bind(revocation.serial)
     .bind(revocation.issuer_id)
@@ -516,8 +523,12 @@ pub(crate) async fn insert_revocation_row(
     .bind(revocation.reason_code)
     .bind(revocation.not_after)
     .bind(revocation.created_at)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some((position,)) = inserted {
+        let new = [(revocation.issuer_id, revocation.shard, position)];
+        crate::crls::enqueue_crl_publish_jobs(&mut *tx, new, revocation.created_at).await?;
+    }
     Ok(sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
         .bind(revocation.serial)
         .fetch_one(&mut *tx)

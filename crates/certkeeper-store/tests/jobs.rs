@@ -31,7 +31,7 @@ async fn open(path: &Path) -> Store {
 async fn drain(store: &Store, owner: &str, at: i64) -> Vec<i64> {
     let mut done = Vec::new();
     loop {
-        let claimed = store.claim_jobs(owner, 4, 60, at).await.expect("claiming jobs");
+        let claimed = store.claim_jobs(owner, &["test"], 4, 60, at).await.expect("claiming jobs");
         if claimed.is_empty() {
             return done;
         }
@@ -58,9 +58,31 @@ async fn enqueue_is_idempotent_by_key() {
 
     // The key stays taken after the job finished.
     let id = first.unwrap();
-    store.claim_jobs("w", 1, 60, 100).await.unwrap();
+    store.claim_jobs("w", &["test"], 1, 60, 100).await.unwrap();
     assert!(store.complete_job(id, "w", 101).await.unwrap());
     assert_eq!(store.enqueue_job(&job("scan:1", 300), 300).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn claim_takes_only_given_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("jobs.db")).await;
+    let other = NewJob { kind: "other".to_owned(), ..job("other:1", 0) };
+    let other_id = store.enqueue_job(&other, 0).await.unwrap().unwrap();
+    let test_id = store.enqueue_job(&job("test:1", 0), 0).await.unwrap().unwrap();
+
+    let claimed = store.claim_jobs("w", &["test"], 10, 60, 10).await.unwrap();
+    let claimed_ids: Vec<i64> = claimed.iter().map(|row| row.id).collect();
+    assert_eq!(claimed_ids, [test_id]);
+    let untouched = store.job(other_id).await.unwrap().unwrap();
+    assert_eq!(untouched.state, JOB_QUEUED);
+    assert_eq!(untouched.lease_owner, None);
+    assert_eq!(untouched.attempts, 0);
+
+    assert!(store.claim_jobs("w", &[], 10, 60, 10).await.unwrap().is_empty());
+    let both = store.claim_jobs("v", &["test", "other"], 10, 60, 10).await.unwrap();
+    let both_ids: Vec<i64> = both.iter().map(|row| row.id).collect();
+    assert_eq!(both_ids, [other_id], "the leased test job was claimed again");
 }
 
 #[tokio::test]
@@ -69,15 +91,15 @@ async fn claim_respects_run_after_and_lease() {
     let store = open(&dir.path().join("jobs.db")).await;
     let id = store.enqueue_job(&job("later", 1_000), 0).await.unwrap().unwrap();
 
-    assert!(store.claim_jobs("a", 10, 60, 999).await.unwrap().is_empty());
-    let claimed = store.claim_jobs("a", 10, 60, 1_000).await.unwrap();
+    assert!(store.claim_jobs("a", &["test"], 10, 60, 999).await.unwrap().is_empty());
+    let claimed = store.claim_jobs("a", &["test"], 10, 60, 1_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].attempts, 1);
     assert_eq!(claimed[0].lease_expires_at, Some(1_060));
 
     // Leased: another worker gets nothing until the lease expires.
-    assert!(store.claim_jobs("b", 10, 60, 1_059).await.unwrap().is_empty());
-    let reclaimed = store.claim_jobs("b", 10, 60, 1_060).await.unwrap();
+    assert!(store.claim_jobs("b", &["test"], 10, 60, 1_059).await.unwrap().is_empty());
+    let reclaimed = store.claim_jobs("b", &["test"], 10, 60, 1_060).await.unwrap();
     assert_eq!(reclaimed.len(), 1);
     assert_eq!(reclaimed[0].attempts, 2);
 
@@ -95,7 +117,7 @@ async fn failure_backs_off_then_dies() {
     let store = open(&dir.path().join("jobs.db")).await;
     let id = store.enqueue_job(&job("flaky", 0), 0).await.unwrap().unwrap();
 
-    store.claim_jobs("w", 1, 60, 0).await.unwrap();
+    store.claim_jobs("w", &["test"], 1, 60, 0).await.unwrap();
     let outcome = store.fail_job(id, "w", "connection refused", BACKOFF, 10).await.unwrap();
     assert_eq!(outcome, FailOutcome::Retry { run_after: 40 });
     let row = store.job(id).await.unwrap().unwrap();
@@ -103,19 +125,19 @@ async fn failure_backs_off_then_dies() {
     assert_eq!(row.last_error, "connection refused");
     assert_eq!(row.lease_owner, None);
 
-    assert!(store.claim_jobs("w", 1, 60, 39).await.unwrap().is_empty());
-    store.claim_jobs("w", 1, 60, 40).await.unwrap();
+    assert!(store.claim_jobs("w", &["test"], 1, 60, 39).await.unwrap().is_empty());
+    store.claim_jobs("w", &["test"], 1, 60, 40).await.unwrap();
     let outcome = store.fail_job(id, "w", "timed out", BACKOFF, 41).await.unwrap();
     assert_eq!(outcome, FailOutcome::Retry { run_after: 101 });
 
-    store.claim_jobs("w", 1, 60, 101).await.unwrap();
+    store.claim_jobs("w", &["test"], 1, 60, 101).await.unwrap();
     let outcome = store.fail_job(id, "w", "still refused", BACKOFF, 102).await.unwrap();
     assert_eq!(outcome, FailOutcome::Dead);
     let row = store.job(id).await.unwrap().unwrap();
     assert_eq!(row.state, JOB_DEAD);
     assert_eq!(row.attempts, 3);
     assert_eq!(row.last_error, "still refused");
-    assert!(store.claim_jobs("w", 1, 60, 10_000).await.unwrap().is_empty());
+    assert!(store.claim_jobs("w", &["test"], 1, 60, 10_000).await.unwrap().is_empty());
 
     assert_eq!(store.fail_job(id, "w", "late", BACKOFF, 103).await.unwrap(), FailOutcome::LeaseLost);
 }

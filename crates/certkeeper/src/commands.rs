@@ -93,6 +93,14 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
         .every(KIND_VALIDATION_RECHECK, RECHECK_INTERVAL)
         .every(KIND_RENEWAL, renewal_settings.interval)
         .handle(KIND_RENEWAL, renewal_handler(orders.clone(), renewal_settings));
+    // CRL builds run as durable jobs too: the store enqueues a `crl.publish` job with each
+    // revocation, and `crl.refresh` rebuilds CRLs that are `crl_rebuild_interval` old. Every
+    // server then loads the stored CRL in its revocation watcher.
+    notify
+        .runner
+        .handle(certkeeper_publish::KIND_CRL_PUBLISH, crl_publish_handler(Arc::clone(&publisher)))
+        .handle(certkeeper_publish::KIND_CRL_REFRESH, crl_refresh_handler(Arc::clone(&publisher)))
+        .every(certkeeper_publish::KIND_CRL_REFRESH, CRL_REFRESH_INTERVAL);
 
     let runner_stop = Arc::new(tokio::sync::Notify::new());
     let runner_stopped = Arc::clone(&runner_stop);
@@ -132,6 +140,30 @@ const KIND_RENEWAL: &str = "renewal.scan";
 /// Interval of validation recheck passes. Each validation has its own next-check time with
 /// backoff; the pass only picks up those that are due.
 const RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Interval of `crl.refresh` passes. A pass rebuilds only the CRLs whose stored thisUpdate is
+/// `crl_rebuild_interval` old, so this bounds how late a scheduled rebuild can be.
+const CRL_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+fn crl_publish_handler(publisher: Arc<certkeeper_publish::Publisher>) -> certkeeper_notify::JobHandler {
+    Arc::new(move |job, _now| {
+        let publisher = Arc::clone(&publisher);
+        Box::pin(async move { publisher.run_publish_job(&job.payload).await.map_err(|error| error.to_string()) })
+    })
+}
+
+fn crl_refresh_handler(publisher: Arc<certkeeper_publish::Publisher>) -> certkeeper_notify::JobHandler {
+    Arc::new(move |_job, _now| {
+        let publisher = Arc::clone(&publisher);
+        Box::pin(async move {
+            let rebuilt = publisher.refresh_crls().await.map_err(|error| error.to_string())?;
+            if rebuilt > 0 {
+                tracing::info!(rebuilt, "scheduled CRL rebuild finished");
+            }
+            Ok(())
+        })
+    })
+}
 
 fn recheck_handler(orders: certkeeper_ra::OrderService) -> certkeeper_notify::JobHandler {
     Arc::new(move |_job, now| {

@@ -1,5 +1,6 @@
-//! Operator revocation (`certkeeper ca revoke`) and the task that publishes revocations that
-//! another process committed.
+//! Operator revocation (`certkeeper ca revoke`) and the task that makes revocations committed
+//! by any process visible in a running server: it drops cached OCSP responses and loads the
+//! CRLs that the `crl.publish` jobs stored.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,9 +77,10 @@ pub async fn ca_revoke(effective: &Effective, certificate_id: &str, reason: u8) 
     Ok(())
 }
 
-/// Publishes revocations committed after start-up, by this process or another one, within
-/// about a second: it drops cached OCSP responses of the serial and rebuilds its CRL shard. It
-/// also enqueues a `certificate.revoked` notification per serial, once across processes.
+/// Makes revocations committed after start-up, by this process or another one, visible within
+/// about a second: it drops cached OCSP responses of each new serial and enqueues its
+/// `certificate.revoked` notification, once across processes. Every second it also loads the
+/// CRLs that a `crl.publish` or `crl.refresh` job stored since, in this process or another.
 pub async fn watch_revocations(
     store: Store,
     publisher: Arc<Publisher>,
@@ -96,16 +98,19 @@ pub async fn watch_revocations(
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(%error, "reading new revocations failed; retrying");
-                continue;
+                Vec::new()
             }
         };
         for (position, serial_hex) in rows {
             last = position;
             let Some(serial) = SerialNumber::from_hex(&serial_hex) else { continue };
             if let Err(error) = publisher.revoked(&serial).await {
-                tracing::error!(%error, serial = %serial_hex, "publishing a revocation failed; the next CRL rebuild includes it");
+                tracing::error!(%error, serial = %serial_hex, "dropping cached OCSP responses of a revoked serial failed");
             }
             notify_revocation(&store, &notifier, &serial_hex).await;
+        }
+        if let Err(error) = publisher.sync_crls().await {
+            tracing::warn!(%error, "loading stored CRLs failed; retrying");
         }
     }
 }

@@ -50,6 +50,26 @@ fn wait_for_ocsp(dir: &Path, service: &Service, expected: &str) -> String {
     }
 }
 
+/// Fetches the CRL at `crl_path` and verifies `leaf` (a PEM file in `dir`) against it until
+/// OpenSSL reports the leaf revoked or 10 seconds pass, because a `crl.publish` job builds the
+/// CRL after the revocation commits. Returns the last verification's status and output.
+fn wait_for_crl_revocation(dir: &Path, service: &Service, crl_path: &str, leaf: &str) -> (bool, String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let crl = service.get(crl_path);
+        assert_eq!(crl.status, 200, "{crl_path}");
+        assert_eq!(crl.header("content-type"), Some("application/pkix-crl"));
+        std::fs::write(dir.join("crl.der"), &crl.body).unwrap();
+        let (ok, output) = openssl(dir, &["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"]);
+        assert!(ok, "{output}");
+        let verified = openssl(dir, &["verify", "-crl_check", "-CRLfile", "crl.pem", "-CAfile", "root.pem", "-untrusted", "chain.pem", leaf]);
+        if verified.1.contains("certificate revoked") || Instant::now() > deadline {
+            return verified;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn revoked_certificate_is_published_and_survives_sigkill() {
     let temp = tempfile::tempdir().unwrap();
@@ -84,13 +104,7 @@ fn revoked_certificate_is_published_and_survives_sigkill() {
     let (_, text) = openssl(dir, &["x509", "-in", "leaf.pem", "-noout", "-text"]);
     let crl_url = text.lines().find_map(|line| line.trim().strip_prefix("URI:").filter(|u| u.ends_with(".crl"))).expect("CRL URL").to_owned();
     let crl_path = &crl_url[crl_url.find("/crl/").unwrap()..];
-    let crl = service.get(crl_path);
-    assert_eq!(crl.status, 200, "{crl_path}");
-    assert_eq!(crl.header("content-type"), Some("application/pkix-crl"));
-    std::fs::write(dir.join("crl.der"), &crl.body).unwrap();
-    let (ok, output) = openssl(dir, &["crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem"]);
-    assert!(ok, "{output}");
-    let (ok, output) = openssl(dir, &["verify", "-crl_check", "-CRLfile", "crl.pem", "-CAfile", "root.pem", "-untrusted", "chain.pem", "leaf.pem"]);
+    let (ok, output) = wait_for_crl_revocation(dir, &service, crl_path, "leaf.pem");
     assert!(!ok, "verification with the CRL must fail");
     assert!(output.contains("certificate revoked"), "{output}");
 
@@ -103,9 +117,28 @@ fn revoked_certificate_is_published_and_survives_sigkill() {
 
     // A crash right after the acknowledged revocation loses nothing.
     service.kill();
+
+    // A revocation committed while no server runs reaches the CRL once one starts, through the
+    // crl.publish job stored with it.
+    let (ok, output) = openssl(dir, &["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout", "offline.key", "-out", "offline.csr", "-subj", "/CN=offline.example.com"]);
+    assert!(ok, "{output}");
+    let (ok, offline_chain, stderr) = run(&["--data-dir", &data, "ca", "sign", "--csr", dir.join("offline.csr").to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let offline_id = stderr.split("issued certificate ").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("certificate id").to_owned();
+    let offline_split = offline_chain.find("-----BEGIN CERTIFICATE-----\n").and_then(|first| offline_chain[first + 1..].find("-----BEGIN").map(|i| i + first + 1)).unwrap();
+    std::fs::write(dir.join("offline.pem"), &offline_chain[..offline_split]).unwrap();
+    let (ok, _, stderr) = run(&["--data-dir", &data, "ca", "revoke", "--certificate", &offline_id, "--reason", "4"]);
+    assert!(ok, "{stderr}");
+
     let service = Service::start(&binary(), &data_dir, &[], &env);
     let after_restart = ocsp(dir, &service);
     assert!(after_restart.contains("leaf.pem: revoked"), "{after_restart}");
     assert!(after_restart.contains("Reason: keyCompromise"), "{after_restart}");
+    let (_, text) = openssl(dir, &["x509", "-in", "offline.pem", "-noout", "-text"]);
+    let offline_url = text.lines().find_map(|line| line.trim().strip_prefix("URI:").filter(|u| u.ends_with(".crl"))).expect("CRL URL").to_owned();
+    let offline_path = &offline_url[offline_url.find("/crl/").unwrap()..];
+    let (ok, output) = wait_for_crl_revocation(dir, &service, offline_path, "offline.pem");
+    assert!(!ok, "verification with the CRL must fail after the restart");
+    assert!(output.contains("certificate revoked"), "{output}");
     service.stop();
 }

@@ -8,13 +8,15 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use certkeeper_ca::{CertificateAuthority, LeafRequest, SealedIssuer, UrlScheme};
 use certkeeper_core::{DnsName, KeyAlgorithm, SerialNumber, ValidationLevel};
 use certkeeper_pki::keys::SigningKeyPair;
 use certkeeper_pki::{CaProfile, MasterKey, SubjectKey};
-use certkeeper_publish::{PublishSettings, PublishedIssuer, Publisher};
-use certkeeper_store::{NewIssuer, NewRevocation, Store};
+use certkeeper_notify::{JobRunner, RunnerSettings};
+use certkeeper_publish::{KIND_CRL_PUBLISH, KIND_CRL_REFRESH, PublishSettings, PublishedIssuer, Publisher};
+use certkeeper_store::{Backoff, NewIssuer, NewRevocation, Store};
 use rcgen::PublicKeyData;
 use time::OffsetDateTime;
 
@@ -116,6 +118,42 @@ impl TestCa {
         publisher
     }
 
+    /// Returns a job runner with the CRL job handlers of `publisher` and the periodic
+    /// `crl.refresh` job, as `certkeeper serve` registers them.
+    pub fn crl_runner(&self, publisher: &Arc<Publisher>) -> JobRunner {
+        let settings = RunnerSettings {
+            poll_interval: Duration::from_millis(100),
+            lease: Duration::from_secs(60),
+            backoff: Backoff { base_seconds: 30, max_seconds: 600 },
+            max_attempts: 3,
+        };
+        let mut runner = JobRunner::new(self.store.clone(), settings);
+        let publishing = Arc::clone(publisher);
+        let refreshing = Arc::clone(publisher);
+        runner
+            .handle(
+                KIND_CRL_PUBLISH,
+                Arc::new(move |job, _now| {
+                    let publisher = Arc::clone(&publishing);
+                    Box::pin(async move { publisher.run_publish_job(&job.payload).await.map_err(|error| error.to_string()) })
+                }),
+            )
+            .handle(
+                KIND_CRL_REFRESH,
+                Arc::new(move |_job, _now| {
+                    let publisher = Arc::clone(&refreshing);
+                    Box::pin(async move { publisher.refresh_crls().await.map(|_| ()).map_err(|error| error.to_string()) })
+                }),
+            )
+            .every(KIND_CRL_REFRESH, Duration::from_secs(60));
+        runner
+    }
+
+    /// Runs the due CRL jobs once with a runner for `publisher`, and returns how many ran.
+    pub async fn run_crl_jobs(&self, publisher: &Arc<Publisher>) -> usize {
+        self.crl_runner(publisher).run_due(now().unix_timestamp()).await
+    }
+
     /// Writes root.pem and inter.pem into the temporary directory.
     pub fn write_chain(&self) {
         std::fs::write(self.path("root.pem"), certkeeper_pki::to_pem("CERTIFICATE", &self.root.sealed.certificate_der))
@@ -154,7 +192,8 @@ impl TestCa {
         der
     }
 
-    /// Records a revocation of `serial` with `reason_code`, as the revocation workflow will.
+    /// Records a revocation of `serial` with `reason_code`, as the revocation workflow does; the
+    /// store enqueues its `crl.publish` job.
     pub async fn revoke(&self, serial: &SerialNumber, reason_code: i64) -> i64 {
         let revoked_at = now().unix_timestamp();
         self.store
