@@ -28,13 +28,16 @@ impl SerialNumber {
 
     /// Parses lower- or upper-case hex, with or without colons.
     pub fn from_hex(text: &str) -> Option<Self> {
-        let compact: String = text.chars().filter(|c| *c != ':').collect();
-        if compact.is_empty() || compact.len() % 2 != 0 {
+        // Working on bytes keeps non-ASCII input from splitting a character: such bytes are
+        // not hex digits and fail the parse.
+        let digits: Vec<u8> = text.bytes().filter(|byte| *byte != b':').collect();
+        if digits.is_empty() || !digits.len().is_multiple_of(2) {
             return None;
         }
-        let bytes = (0..compact.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&compact[i..i + 2], 16).ok())
+        let hex_value = |byte: u8| char::from(byte).to_digit(16);
+        let bytes = digits
+            .chunks(2)
+            .map(|pair| Some((hex_value(pair[0])? * 16 + hex_value(pair[1])?) as u8))
             .collect::<Option<Vec<u8>>>()?;
         Some(SerialNumber(bytes))
     }
@@ -82,5 +85,7 @@ mod tests {
         assert_eq!(SerialNumber::from_hex("0A:0b"), Some(SerialNumber::from_bytes(&[10, 11])));
         assert_eq!(SerialNumber::from_hex("abc"), None);
         assert_eq!(SerialNumber::from_hex("zz"), None);
+        assert_eq!(SerialNumber::from_hex("a\u{e9}1"), None, "a non-ASCII character is not a hex digit");
+        assert_eq!(SerialNumber::from_hex("+1"), None);
     }
 }

@@ -3,11 +3,12 @@
 //! started by the test. The SMTP server is down during the first run, and two servers share the
 //! database after the restart. A revocation is notified once by the same channels.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,52 +17,12 @@ use axum::http::{HeaderMap, StatusCode};
 use certkeeper_notify::channels::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use certkeeper_store::{JOB_DONE, Store};
 use certkeeper_testkit::{Service, free_port};
+use support::{SmtpSink, binary, emails, run_certkeeper};
 
 const WEBHOOK_SECRET: &str = "expiry-test-webhook-secret-0123";
 const THRESHOLDS: [u32; 5] = [30, 15, 7, 3, 1];
 /// Limit for each wait on the servers; reaching it fails the test with what was seen.
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_certkeeper"))
-}
-
-fn venv_python() -> PathBuf {
-    let venv = match std::env::var_os("CERTKEEPER_VENV") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    };
-    let python = venv.join("bin/python");
-    assert!(python.exists(), "{} is missing; run scripts/install-test-tools.sh", python.display());
-    python
-}
-
-/// The aiosmtpd sink, stopped on drop.
-struct SmtpSink(Child);
-
-impl SmtpSink {
-    fn start(port: u16, directory: &Path) -> SmtpSink {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/smtp_sink.py");
-        let mut child = Command::new(venv_python())
-            .arg(script)
-            .arg(port.to_string())
-            .arg(directory)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the venv's python starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start; is aiosmtpd installed in the venv?");
-        SmtpSink(child)
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A webhook delivery as received: the body and whether its signature verified.
 #[derive(Clone, Debug)]
@@ -136,19 +97,6 @@ timeout = "5s"
     std::fs::write(path, config).unwrap();
 }
 
-fn certkeeper(config: &Path, data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(binary())
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("CERTKEEPER_MASTER_KEY")
-        .output()
-        .expect("run certkeeper");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
-}
-
 /// Polls `check` every 100 ms until it returns true or the wait limit passes.
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT_LIMIT;
@@ -156,14 +104,6 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "gave up waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn emails(directory: &Path) -> Vec<String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(directory)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
-        .unwrap_or_default();
-    paths.sort();
-    paths.iter().map(|path| std::fs::read_to_string(path).unwrap()).collect()
 }
 
 /// Returns the email jobs and the number of finished expiry scans.
@@ -206,7 +146,7 @@ fn one_email_per_threshold_across_restarts() {
         .expect("openssl is installed");
     assert!(output.status.success(), "{output:?}");
     let csr = dir.join("leaf.csr");
-    let (ok, _, stderr) = certkeeper(&config, &data_dir, &["ca", "sign", "--csr", csr.to_str().unwrap(), "--product", "900"]);
+    let (ok, _, stderr) = run_certkeeper(&config, &data_dir, &[], &["ca", "sign", "--csr", csr.to_str().unwrap(), "--product", "900"]);
     assert!(ok, "{stderr}");
     let certificate_id = stderr.split("issued certificate ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap().to_owned();
 
@@ -232,7 +172,7 @@ fn one_email_per_threshold_across_restarts() {
         jobs.iter().all(|job| job.state == JOB_DONE)
     });
     // A revocation is notified once, although both servers see it.
-    let (ok, _, stderr) = certkeeper(&config, &data_dir, &["ca", "revoke", "--certificate", &certificate_id, "--reason", "1"]);
+    let (ok, _, stderr) = run_certkeeper(&config, &data_dir, &[], &["ca", "revoke", "--certificate", &certificate_id, "--reason", "1"]);
     assert!(ok, "{stderr}");
     wait_until("the revocation webhook", || {
         received.lock().unwrap().iter().any(|delivery| delivery.body["type"] == "certificate.revoked")

@@ -5,6 +5,8 @@
 //! The Python SDK and tccli come from the virtualenv at `CERTKEEPER_VENV` or `<workspace>/.venv`
 //! (`scripts/install-test-tools.sh` creates it). The tests fail, rather than skip, without it.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use certkeeper_testkit::{Bind9, Service, TlsSite};
 use serde_json::Value;
+use support::{binary, without_proxy};
 
 const DOMAIN: &str = "www.example.test";
 const PAGE_BODY: &str = "served by certkeeper's certificate\n";
@@ -30,18 +33,6 @@ fn venv() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Removes proxy settings, so that clients talk to the loopback servers directly.
-fn without_proxy(command: &mut Command) -> &mut Command {
-    for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"] {
-        command.env_remove(name);
-    }
-    command
-}
-
-fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_certkeeper"))
 }
 
 /// A started server with its resolver, configuration and first account.
@@ -65,7 +56,7 @@ impl Setup {
         );
         std::fs::write(&config, settings).unwrap();
         let config_arg = config.to_str().unwrap();
-        let service = Service::start(binary(), &data_dir, &["--config", config_arg], &[("RUST_LOG", "info")]);
+        let service = Service::start(&binary(), &data_dir, &["--config", config_arg], &[("RUST_LOG", "info")]);
 
         let output = Command::new(binary())
             .args(["--config", config_arg, "--data-dir"])

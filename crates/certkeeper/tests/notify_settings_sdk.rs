@@ -3,77 +3,18 @@
 //! exactly one email per account threshold in a real SMTP server (aiosmtpd). The switched-off
 //! certificate gets none.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use certkeeper_testkit::{Service, free_port};
 use serde_json::{Value, json};
+use support::{SmtpSink, binary, emails, run_certkeeper, venv};
 
 /// Limit for each wait on the servers; reaching it fails the test with what was seen.
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_certkeeper"))
-}
-
-fn venv() -> PathBuf {
-    let path = match std::env::var_os("CERTKEEPER_VENV") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    };
-    assert!(path.join("bin/python").exists(), "no Python virtualenv at {}; run scripts/install-test-tools.sh", path.display());
-    path
-}
-
-/// The aiosmtpd sink, stopped on drop.
-struct SmtpSink(Child);
-
-impl SmtpSink {
-    fn start(port: u16, directory: &Path) -> SmtpSink {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/smtp_sink.py");
-        let mut child = Command::new(venv().join("bin/python"))
-            .arg(script)
-            .arg(port.to_string())
-            .arg(directory)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the venv's python starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start; is aiosmtpd installed in the venv?");
-        SmtpSink(child)
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn certkeeper(config: &Path, data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(binary())
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env_remove("CERTKEEPER_MASTER_KEY")
-        .output()
-        .expect("run certkeeper");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
-}
-
-fn emails(directory: &Path) -> Vec<String> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(directory)
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
-        .unwrap_or_default();
-    paths.sort();
-    paths.iter().map(|path| std::fs::read_to_string(path).unwrap()).collect()
-}
 
 #[test]
 fn sdk_settings_drive_the_scan() {
@@ -116,7 +57,7 @@ to = ["ops@example.test"]
     let _sink = SmtpSink::start(smtp_port, &mail_dir);
     let config_arg = config.to_str().unwrap();
     let service = Service::start(&binary(), &data_dir, &["--config", config_arg], &[]);
-    let (ok, stdout, stderr) = certkeeper(&config, &data_dir, &["account", "create", "owner", "--json"]);
+    let (ok, stdout, stderr) = run_certkeeper(&config, &data_dir, &[], &["account", "create", "owner", "--json"]);
     assert!(ok, "{stderr}");
     let account: Value = serde_json::from_str(&stdout).unwrap();
 
@@ -142,10 +83,10 @@ to = ["ops@example.test"]
     assert_eq!(result["settings"]["Emails"], json!(["owner@example.test"]));
     assert_eq!(result["bad_settings"], "InvalidParameterValue");
 
-    let (ok, stdout, stderr) = certkeeper(&config, &data_dir, &["notify", "scan"]);
+    let (ok, stdout, stderr) = run_certkeeper(&config, &data_dir, &[], &["notify", "scan"]);
     assert!(ok, "{stderr}");
     assert!(stdout.contains("2 notices recorded"), "{stdout}");
-    let (ok, stdout, _) = certkeeper(&config, &data_dir, &["notify", "scan"]);
+    let (ok, stdout, _) = run_certkeeper(&config, &data_dir, &[], &["notify", "scan"]);
     assert!(ok);
     assert!(stdout.contains("0 notices recorded"), "{stdout}");
 

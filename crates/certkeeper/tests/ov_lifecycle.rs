@@ -4,6 +4,8 @@
 //! revocation of the original with a signed confirmation letter and a reviewer's approval, which
 //! revokes the reissue too (seen in OCSP).
 
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use certkeeper_testkit::{Bind9, Service, pdf_document};
 use serde_json::{Value, json};
+use support::{Key, binary, call_action, run_certkeeper, venv};
 
 const DOMAIN: &str = "shop.example.test";
 const PUBLIC_URL: &str = "http://pki.example.test";
@@ -22,34 +25,12 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(60);
 const PRODUCTS: &str = "[[products]]\nid = 2\nname = \"OV\"\nlevel = \"ov\"\nkey_algorithms = [\"ecdsa-p256\", \"rsa2048\"]\n\
 validity_days = 199\nrevocation_policy = \"confirmation-letter\"\n";
 
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_certkeeper"))
-}
-
-fn venv() -> PathBuf {
-    let path = match std::env::var_os("CERTKEEPER_VENV") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    };
-    assert!(
-        path.join("bin/python").exists(),
-        "no Python virtualenv with the Tencent Cloud SDK at {}; run scripts/install-test-tools.sh or set CERTKEEPER_VENV",
-        path.display()
-    );
-    path
-}
-
 struct Setup {
     dir: tempfile::TempDir,
     bind: Bind9,
     service: Service,
     config: PathBuf,
     data_dir: PathBuf,
-}
-
-struct Key {
-    secret_id: String,
-    secret_key: String,
 }
 
 impl Setup {
@@ -69,42 +50,18 @@ impl Setup {
     }
 
     fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let output = Command::new(binary())
-            .args(["--config", self.config.to_str().unwrap(), "--data-dir", self.data_dir.to_str().unwrap()])
-            .args(args)
-            .env_remove("CERTKEEPER_MASTER_KEY")
-            .env("CERTKEEPER_PUBLIC_URL", PUBLIC_URL)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+        run_certkeeper(&self.config, &self.data_dir, &[("CERTKEEPER_PUBLIC_URL", PUBLIC_URL), ("RUST_LOG", "warn")], args)
     }
 
     fn account(&self, name: &str) -> Key {
         let (ok, stdout, stderr) = self.cli(&["account", "create", name, "--json"]);
         assert!(ok, "account create failed: {stderr}");
-        let created: Value = serde_json::from_str(&stdout).unwrap();
-        Key { secret_id: created["secret_id"].as_str().unwrap().into(), secret_key: created["secret_key"].as_str().unwrap().into() }
+        Key::from_account_json(&stdout)
     }
 
     /// Calls an action with the Python SDK and returns the response, or {"Error": ...}.
     fn call(&self, key: &Key, action: &str, params: Value) -> Value {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/call_action.py");
-        let mut command = Command::new(venv().join("bin/python"));
-        for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"] {
-            command.env_remove(name);
-        }
-        let output = command
-            .arg(script)
-            .arg(format!("127.0.0.1:{}", self.service.port()))
-            .arg(action)
-            .arg(params.to_string())
-            .env("TENCENTCLOUD_SECRET_ID", &key.secret_id)
-            .env("TENCENTCLOUD_SECRET_KEY", &key.secret_key)
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{action}: {}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&output.stdout)))
+        call_action(self.service.port(), key, action, &params)
     }
 
     fn describe(&self, key: &Key, id: &str) -> Value {

@@ -8,7 +8,9 @@
 //! API calls go through the Tencent Cloud Python SDK in the virtualenv at `CERTKEEPER_VENV` or
 //! `<workspace>/.venv` (`scripts/install-test-tools.sh` creates it).
 
-use std::io::{Read, Write};
+mod support;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,29 +18,13 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use certkeeper_testkit::{Bind9, Service, TlsSite, pdf_document};
 use serde_json::{Value, json};
+use support::{Key, binary, call_action, run_certkeeper};
 
 const DOMAIN: &str = "www.example.test";
 /// Base of the URLs in certificates; the server and the CLI must agree on it.
 const PUBLIC_URL: &str = "http://pki.example.test";
 /// How long a status change driven by the scheduler may take.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_certkeeper"))
-}
-
-fn venv() -> PathBuf {
-    let path = match std::env::var_os("CERTKEEPER_VENV") {
-        Some(path) => PathBuf::from(path),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    };
-    assert!(
-        path.join("bin/python").exists(),
-        "no Python virtualenv with the Tencent Cloud SDK at {}; run scripts/install-test-tools.sh or set CERTKEEPER_VENV",
-        path.display()
-    );
-    path
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -47,12 +33,6 @@ struct Setup {
     running: Option<Service>,
     config: PathBuf,
     data_dir: PathBuf,
-}
-
-/// An API key of one account.
-struct Key {
-    secret_id: String,
-    secret_key: String,
 }
 
 impl Setup {
@@ -93,48 +73,18 @@ impl Setup {
     }
 
     fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let output = Command::new(binary())
-            .args(["--config", self.config.to_str().unwrap(), "--data-dir", self.data_dir.to_str().unwrap()])
-            .args(args)
-            .env_remove("CERTKEEPER_MASTER_KEY")
-            .env("CERTKEEPER_PUBLIC_URL", PUBLIC_URL)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+        run_certkeeper(&self.config, &self.data_dir, &[("CERTKEEPER_PUBLIC_URL", PUBLIC_URL), ("RUST_LOG", "warn")], args)
     }
 
     fn account(&self, name: &str, role: &str) -> Key {
         let (ok, stdout, stderr) = self.cli(&["account", "create", name, "--role", role, "--json"]);
         assert!(ok, "account create failed: {stderr}");
-        let created: Value = serde_json::from_str(&stdout).unwrap();
-        Key { secret_id: created["secret_id"].as_str().unwrap().into(), secret_key: created["secret_key"].as_str().unwrap().into() }
+        Key::from_account_json(&stdout)
     }
 
     /// Calls an action with the Python SDK and returns the response, or {"Error": ...}.
     fn call(&self, key: &Key, action: &str, params: Value) -> Value {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/call_action.py");
-        let mut command = Command::new(venv().join("bin/python"));
-        for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY", "no_proxy"] {
-            command.env_remove(name);
-        }
-        // Parameters go through standard input: a letter is larger than an argument may be.
-        let mut child = command
-            .arg(script)
-            .arg(format!("127.0.0.1:{}", self.service().port()))
-            .arg(action)
-            .arg("-")
-            .env("TENCENTCLOUD_SECRET_ID", &key.secret_id)
-            .env("TENCENTCLOUD_SECRET_KEY", &key.secret_key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(params.to_string().as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{action}: {}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&output.stdout)))
+        call_action(self.service().port(), key, action, &params)
     }
 
     fn describe(&self, key: &Key, id: &str) -> Value {
