@@ -177,6 +177,7 @@ async fn other_account_sees_unknown_id() {
     let fx = fixture().await;
     let record = fx.issue(fx.alice.account_id, &["private.example.com"], 90, "").await;
     let unknown = "zzzz9999";
+    #[allow(clippy::type_complexity)] // a table of cases, read once below
     let cases: Vec<(&str, Box<dyn Fn(&str) -> Value>)> = vec![
         ("DescribeCertificate", Box::new(|id| json!({ "CertificateId": id }))),
         ("DescribeCertificateDetail", Box::new(|id| json!({ "CertificateId": id }))),

@@ -121,6 +121,7 @@ mod tests {
 
     #[test]
     fn each_bad_attribute_is_named() {
+        #[allow(clippy::type_complexity)] // a table of cases, read once below
         let cases: Vec<(fn(&mut OrganizationSubject), &str)> = vec![
             (|s| s.organization = String::new(), "organization"),
             (|s| s.locality = " Berlin".into(), "locality"),

@@ -10,7 +10,7 @@ use certkeeper_pki::upload::fuzz_upload;
 const MUTATIONS: usize = 3000;
 
 /// Seed of the mutation generator, fixed so that a failure repeats.
-const SEED: u64 = 0x5EED_0F_CE27_4EE9;
+const SEED: u64 = 0x005E_ED0F_CE27_4EE9;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

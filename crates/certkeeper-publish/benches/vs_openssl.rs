@@ -185,6 +185,7 @@ async fn ocsp_cases(dir: &Path, issuer_der: &[u8], serial: &SerialNumber, port: 
             ocsp_request(issuer_der, serial, Some(nonce))
         })
         .collect();
+    #[allow(clippy::type_complexity)] // a table of cases, read once below
     let cases: [(&str, u16, &str, &[Vec<u8>], Connections); 6] = [
         ("certkeeper, cached (no nonce), keep-alive", port, "/ocsp", &cached, Connections::KeepAlive),
         ("certkeeper, cached (no nonce), connection per request", port, "/ocsp", &cached, Connections::PerRequest),

@@ -124,6 +124,9 @@ impl Default for PublishSettings {
     }
 }
 
+/// Cached OCSP responses by serial (lower-case hex), then by the request's CertID (DER).
+type OcspCache = HashMap<String, HashMap<Vec<u8>, Arc<OcspReply>>>;
+
 /// One CA whose revocations are published, as stored.
 #[derive(Clone, Debug)]
 pub struct PublishedIssuer {
@@ -146,7 +149,7 @@ pub struct Publisher {
     crls: RwLock<HashMap<(i64, i64), Arc<PublishedCrl>>>,
     /// Serialises this process's CRL builds, so they do not make each other build again.
     crl_build: tokio::sync::Mutex<()>,
-    ocsp_cache: RwLock<HashMap<String, HashMap<Vec<u8>, Arc<OcspReply>>>>,
+    ocsp_cache: RwLock<OcspCache>,
     /// Incremented by every revocation, so a response signed from a status read before the
     /// revocation is not cached after it.
     revocation_epoch: AtomicU64,

@@ -1,6 +1,5 @@
 //! The OCSP responder: status lookup, response cache and responder certificate renewal.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -175,7 +174,7 @@ impl Publisher {
             tracing::info!(entries = cache.len(), "OCSP response cache full; emptying it");
             cache.clear();
         }
-        cache.entry(serial).or_insert_with(HashMap::new).insert(cert_id, reply);
+        cache.entry(serial).or_default().insert(cert_id, reply);
     }
 
     /// Drops the cached responses of a serial so the next request reads its new status.

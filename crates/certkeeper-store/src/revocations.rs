@@ -310,6 +310,106 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Revokes a certificate in one transaction: moves it from `from` to revoked, records the
+    /// revocation, and appends the log row. Every certificate reissued from it is revoked in the
+    /// same transaction with its own revocation row, and its pending reissue orders are
+    /// cancelled. Returns the stored revocation of the certificate; when the serial was already
+    /// revoked the first time and reason stay.
+    pub async fn revoke_certificate(
+        &self,
+        certificate_id: &str,
+        from: certkeeper_core::CertificateStatus,
+        revocation: &NewRevocation<'_>,
+        log: &crate::LogEntry<'_>,
+        shard_of: crate::ShardOf<'_>,
+    ) -> Result<RevocationRow, StoreError> {
+        let revoked = certkeeper_core::CertificateStatus::Revoked;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(i64::from(revoked.code()))
+            .bind(log.at)
+            .bind(certificate_id)
+            .bind(i64::from(from.code()))
+            .execute(&mut *tx)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound { id: certificate_id.to_owned() });
+        }
+        let row = insert_revocation_row(&mut tx, revocation).await?;
+        crate::certificates::append_log(&mut tx, certificate_id, None, Some(from), Some(revoked), log).await?;
+        crate::lifecycle::revoke_reissues(&mut tx, certificate_id, revocation, log, shard_of).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Returns revocations stored after the row with insertion position `after`, with their
+    /// positions, oldest first; a running server uses it to publish revocations that another
+    /// process (the operator CLI) committed.
+    // NOTE: the position is SQLite's rowid; the PostgreSQL schema needs a sequence column.
+    pub async fn revocations_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT rowid, serial FROM revoked_certificates WHERE rowid > $1 ORDER BY rowid LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+/// Splits `serial:revoked_at:reason_code` items separated by commas.
+fn unpack_crl_entries(packed: &str) -> Result<Vec<CrlEntryRow>, StoreError> {
+    if packed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let corrupt = |item: &str| StoreError::Corrupt { what: format!("revocation {item}"), detail: "not serial:time:reason".to_owned() };
+    packed
+        .split(',')
+        .map(|item| {
+            let mut fields = item.splitn(3, ':');
+            let (Some(serial), Some(revoked_at), Some(reason_code)) = (fields.next(), fields.next(), fields.next()) else {
+                return Err(corrupt(item));
+            };
+            Ok(CrlEntryRow {
+                serial: hex::decode(serial).map_err(|_| corrupt(item))?,
+                revoked_at: revoked_at.parse().map_err(|_| corrupt(item))?,
+                reason_code: reason_code.parse().map_err(|_| corrupt(item))?,
+            })
+        })
+        .collect()
+}
+
+/// Inserts a revocation unless the serial is already revoked, and returns the stored row, so the
+/// first revocation time and reason stay in force. A new revocation enqueues the `crl.publish`
+/// job of its shard in the same transaction, so a crash after the commit cannot lose it.
+pub(crate) async fn insert_revocation_row(
+    tx: &mut sqlx::SqliteConnection,
+    revocation: &NewRevocation<'_>,
+) -> Result<RevocationRow, StoreError> {
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
+         not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING \
+         RETURNING rowid",
+    )
+    .bind(revocation.serial)
+    .bind(revocation.issuer_id)
+    .bind(revocation.shard)
+    .bind(revocation.certificate_id)
+    .bind(revocation.revoked_at)
+    .bind(revocation.reason_code)
+    .bind(revocation.not_after)
+    .bind(revocation.created_at)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((position,)) = inserted {
+        let new = [(revocation.issuer_id, revocation.shard, position)];
+        crate::crls::enqueue_crl_publish_jobs(&mut *tx, new, revocation.created_at).await?;
+    }
+    Ok(sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
+        .bind(revocation.serial)
+        .fetch_one(&mut *tx)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,104 +533,4 @@ mod tests {
         assert_eq!(state.last_entry_count, 2);
         assert_eq!(store.next_crl_number(issuer_id, 1, 10, 0).await.unwrap(), 10);
     }
-}
-
-impl Store {
-    /// Revokes a certificate in one transaction: moves it from `from` to revoked, records the
-    /// revocation, and appends the log row. Every certificate reissued from it is revoked in the
-    /// same transaction with its own revocation row, and its pending reissue orders are
-    /// cancelled. Returns the stored revocation of the certificate; when the serial was already
-    /// revoked the first time and reason stay.
-    pub async fn revoke_certificate(
-        &self,
-        certificate_id: &str,
-        from: certkeeper_core::CertificateStatus,
-        revocation: &NewRevocation<'_>,
-        log: &crate::LogEntry<'_>,
-        shard_of: crate::ShardOf<'_>,
-    ) -> Result<RevocationRow, StoreError> {
-        let revoked = certkeeper_core::CertificateStatus::Revoked;
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE certificates SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(i64::from(revoked.code()))
-            .bind(log.at)
-            .bind(certificate_id)
-            .bind(i64::from(from.code()))
-            .execute(&mut *tx)
-            .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound { id: certificate_id.to_owned() });
-        }
-        let row = insert_revocation_row(&mut tx, revocation).await?;
-        crate::certificates::append_log(&mut tx, certificate_id, None, Some(from), Some(revoked), log).await?;
-        crate::lifecycle::revoke_reissues(&mut tx, certificate_id, revocation, log, shard_of).await?;
-        tx.commit().await?;
-        Ok(row)
-    }
-
-    /// Returns revocations stored after the row with insertion position `after`, with their
-    /// positions, oldest first; a running server uses it to publish revocations that another
-    /// process (the operator CLI) committed.
-    // NOTE: the position is SQLite's rowid; the PostgreSQL schema needs a sequence column.
-    pub async fn revocations_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT rowid, serial FROM revoked_certificates WHERE rowid > $1 ORDER BY rowid LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-}
-
-/// Splits `serial:revoked_at:reason_code` items separated by commas.
-fn unpack_crl_entries(packed: &str) -> Result<Vec<CrlEntryRow>, StoreError> {
-    if packed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let corrupt = |item: &str| StoreError::Corrupt { what: format!("revocation {item}"), detail: "not serial:time:reason".to_owned() };
-    packed
-        .split(',')
-        .map(|item| {
-            let mut fields = item.splitn(3, ':');
-            let (Some(serial), Some(revoked_at), Some(reason_code)) = (fields.next(), fields.next(), fields.next()) else {
-                return Err(corrupt(item));
-            };
-            Ok(CrlEntryRow {
-                serial: hex::decode(serial).map_err(|_| corrupt(item))?,
-                revoked_at: revoked_at.parse().map_err(|_| corrupt(item))?,
-                reason_code: reason_code.parse().map_err(|_| corrupt(item))?,
-            })
-        })
-        .collect()
-}
-
-/// Inserts a revocation unless the serial is already revoked, and returns the stored row, so the
-/// first revocation time and reason stay in force. A new revocation enqueues the `crl.publish`
-/// job of its shard in the same transaction, so a crash after the commit cannot lose it.
-pub(crate) async fn insert_revocation_row(
-    tx: &mut sqlx::SqliteConnection,
-    revocation: &NewRevocation<'_>,
-) -> Result<RevocationRow, StoreError> {
-    let inserted: Option<(i64,)> = sqlx::query_as(
-        "INSERT INTO revoked_certificates (serial, issuer_id, shard, certificate_id, revoked_at, reason_code, \
-         not_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING \
-         RETURNING rowid",
-    )
-    .bind(revocation.serial)
-    .bind(revocation.issuer_id)
-    .bind(revocation.shard)
-    .bind(revocation.certificate_id)
-    .bind(revocation.revoked_at)
-    .bind(revocation.reason_code)
-    .bind(revocation.not_after)
-    .bind(revocation.created_at)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some((position,)) = inserted {
-        let new = [(revocation.issuer_id, revocation.shard, position)];
-        crate::crls::enqueue_crl_publish_jobs(&mut *tx, new, revocation.created_at).await?;
-    }
-    Ok(sqlx::query_as(concat!("SELECT ", revocation_columns!(), " FROM revoked_certificates WHERE serial = $1"))
-        .bind(revocation.serial)
-        .fetch_one(&mut *tx)
-        .await?)
 }

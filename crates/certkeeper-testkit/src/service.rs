@@ -75,10 +75,10 @@ impl Service {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("certkeeper exited during start-up with {status}; log:\n{}", read_log(&self.log));
             }
-            if let Ok(response) = self.try_get("/healthz") {
-                if response.status == 200 {
-                    return;
-                }
+            if let Ok(response) = self.try_get("/healthz")
+                && response.status == 200
+            {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }

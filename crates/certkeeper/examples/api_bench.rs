@@ -33,7 +33,7 @@ fn synthetic_record(account_id: i64, index: usize, now: i64) -> CertificateRecor
         id: format!("B{index:07}"),
         account_id: Some(account_id),
         product_id: 1,
-        status: if index % 10 == 0 { CertificateStatus::Reviewing } else { CertificateStatus::Issued },
+        status: if index.is_multiple_of(10) { CertificateStatus::Reviewing } else { CertificateStatus::Issued },
         status_message: String::new(),
         source: CertificateSource::Issued,
         validation_method: ValidationMethod::Dns,

@@ -562,14 +562,14 @@ async fn letter_template(client: &ApiClient, id: &str, form: bool) -> anyhow::Re
         domains: detail["SubjectAltName"].as_array().map(|names| names.iter().map(cell).collect()).unwrap_or_default(),
         ..Default::default()
     };
-    if let Some(der) = detail["CertificatePublicKey"].as_str().and_then(first_pem_block) {
-        if let Ok(summary) = certkeeper_pki::describe::describe(&der) {
-            facts.serial = summary.serial_hex;
-            facts.not_after = time::OffsetDateTime::from_unix_timestamp(summary.not_after)
-                .ok()
-                .and_then(|at| at.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")).ok())
-                .unwrap_or_default();
-        }
+    if let Some(der) = detail["CertificatePublicKey"].as_str().and_then(first_pem_block)
+        && let Ok(summary) = certkeeper_pki::describe::describe(&der)
+    {
+        facts.serial = summary.serial_hex;
+        facts.not_after = time::OffsetDateTime::from_unix_timestamp(summary.not_after)
+            .ok()
+            .and_then(|at| at.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")).ok())
+            .unwrap_or_default();
     }
     let policy = if form { certkeeper_core::RevocationPolicy::ApplicationForm } else { certkeeper_core::RevocationPolicy::ConfirmationLetter };
     let rules = certkeeper_ra::letter::LetterRules::of(policy).context("letter policies always have rules")?;

@@ -245,7 +245,9 @@ pub fn assemble(
             report.missing_issuer = Some(MissingIssuer { issuer: current.issuer.clone(), ca_issuers: current.ca_issuers.clone() });
             break;
         };
-        if !source.is_empty() && !(issuer.self_signed && source == "mozilla-root") {
+        // A Mozilla root that ends the chain is trusted, not added; every other found issuer is.
+        let trusted_root = issuer.self_signed && source == "mozilla-root";
+        if !source.is_empty() && !trusted_root {
             report.added.push(change(&issuer, source));
         }
         path.push(issuer);
