@@ -39,6 +39,8 @@ const SCHEDULER_TICK: Duration = Duration::from_secs(1);
 pub enum OrderError {
     #[error("domain {value:?} is invalid: {source}")]
     Name { value: String, source: NameError },
+    #[error("deleting the DNS_AUTO record of {domain} for certificate {id} failed: {detail}")]
+    RecordRemoval { id: String, domain: String, detail: String },
     #[error(transparent)]
     Csr(#[from] CsrError),
     #[error(transparent)]
@@ -444,6 +446,31 @@ impl OrderService {
         let pkcs8 = self.master_key.open(&private_key_context(&record.id), sealed)?;
         let key = SigningKeyPair::from_pkcs8(record.key_algorithm, &pkcs8)?;
         Ok(SubjectKey::new(record.key_algorithm, key.der_bytes().to_vec(), key.spki_der())?)
+    }
+
+    /// Deletes every DNS_AUTO validation record of an order that will not issue, such as a
+    /// reissue order cancelled with its original, and returns how many were found and deleted.
+    /// Unlike the clean-up after issuance or cancellation, a record that cannot be deleted
+    /// fails the call, so that the `dns_auto.cleanup` job retries it.
+    pub async fn remove_dns_auto_records(&self, id: &str) -> Result<usize, OrderError> {
+        let record = self.store.certificate(id).await?.ok_or_else(|| OrderError::NotFound { id: id.to_owned() })?;
+        if record.validation_method != ValidationMethod::DnsAuto {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        for row in self.store.validations_of(id, PURPOSE_ISSUE).await? {
+            let challenge = challenge_from_row(&row)?;
+            let found = self.validator.remove_dns_auto(&challenge).await.map_err(|error| OrderError::RecordRemoval {
+                id: id.to_owned(),
+                domain: row.domain.clone(),
+                detail: error.to_string(),
+            })?;
+            if found {
+                removed += 1;
+            }
+        }
+        tracing::info!(certificate_id = %id, removed, "DNS_AUTO validation records deleted");
+        Ok(removed)
     }
 
     /// Cancels an order that is not issued yet.

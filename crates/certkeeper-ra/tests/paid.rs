@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certkeeper_ca::UrlScheme;
-use certkeeper_core::{CertificateRecord, CertificateStatus, KeyAlgorithm, Product, ProductCatalogue, RevocationPolicy, ValidationLevel, ValidationMethod};
+use certkeeper_core::{
+    CertificateRecord, CertificateStatus, KeyAlgorithm, Product, ProductCatalogue, RevocationPolicy, SerialNumber, ValidationLevel, ValidationMethod,
+};
 use certkeeper_pki::MasterKey;
 use certkeeper_ra::paid::{CA_REVIEWING, PRE_REVIEWING};
 use certkeeper_ra::{CompanyChoice, IssuanceService, OrderInformation, OrderService, OrderSettings, PaidError, PaidKey};
-use certkeeper_store::{NewCompany, NewManager, Store};
+use certkeeper_store::{LogEntry, NewCompany, NewManager, NewRevocation, Store};
 use certkeeper_testkit::{Bind9, TSIG_KEY_NAME};
 use certkeeper_va::{DnsAutoConfig, DnsAutoZone, Secret, TsigAlgorithmName, ValidationConfig, Validator};
 use time::OffsetDateTime;
@@ -399,4 +401,54 @@ async fn dns_auto_records_removed_on_request() {
             _ => assert_eq!(remaining.len(), 1, "{domain}: the record stays unless its deletion was requested"),
         }
     }
+}
+
+#[tokio::test]
+async fn revocation_cleans_cancelled_reissue_records() {
+    let bind = Bind9::start(&["example.test", "auto.test"]);
+    let fixture = fixture(&bind).await;
+    let now = OffsetDateTime::now_utc();
+    let record_name = "_dnsauth.reissued.auto.test";
+    let original = issue_ov_at(&fixture, "reissued.auto.test", now, now).await;
+    let kept = bind.query(record_name, "TXT");
+    assert_eq!(kept.len(), 1, "the original's record stays after issuance: {kept:?}");
+
+    let request = certkeeper_ra::ReissueRequest {
+        actor: "account:1".into(),
+        method: ValidationMethod::DnsAuto,
+        key: certkeeper_ra::ReissueKey::Original,
+        reason: "new key".into(),
+    };
+    let reissue = fixture.orders.reissue(&original.id, &request, now).await.unwrap();
+    let token = fixture.orders.validations(&reissue.id).await.unwrap()[0].token.clone();
+    assert!(bind.query(record_name, "TXT").iter().any(|value| value.contains(&token)), "the reissue's record is published");
+
+    // An operator revokes the original, as `certkeeper ca revoke` does, which cancels the reissue.
+    let urls = UrlScheme::new("http://127.0.0.1:8080", 16);
+    let shard_of = |serial: &str| SerialNumber::from_hex(serial).map(|serial| i64::from(urls.crl_shard(&serial)));
+    let serial = original.serial.clone().unwrap();
+    let at = now.unix_timestamp();
+    let revocation = NewRevocation {
+        serial: &serial,
+        issuer_id: original.issuer_id.unwrap(),
+        shard: shard_of(&serial).unwrap(),
+        certificate_id: Some(&original.id),
+        revoked_at: at,
+        reason_code: 1,
+        not_after: original.not_after.unwrap(),
+        created_at: at,
+    };
+    let log = LogEntry { actor: "operator", action: "revoked", detail: "ca revoke", at };
+    let reissuing = stored(&fixture, &original.id).await.status;
+    assert_eq!(reissuing, CertificateStatus::Reissuing);
+    fixture.store.revoke_certificate(&original.id, reissuing, &revocation, &log, &shard_of).await.unwrap();
+    assert_eq!(stored(&fixture, &reissue.id).await.status, CertificateStatus::Cancelled);
+
+    let job = fixture.store.job_by_key(&format!("{}:{}", certkeeper_store::KIND_DNS_AUTO_CLEANUP, reissue.id)).await.unwrap();
+    let job = job.expect("the revocation enqueues the clean-up of the cancelled reissue");
+    assert!(job.payload.contains(&reissue.id), "{}", job.payload);
+    assert_eq!(fixture.orders.remove_dns_auto_records(&reissue.id).await.unwrap(), 1);
+    let left = bind.query(record_name, "TXT");
+    assert!(!left.iter().any(|value| value.contains(&token)), "{left:?}");
+    assert_eq!(left.len(), 1, "the original's record is not the reissue's to delete: {left:?}");
 }

@@ -32,7 +32,7 @@ pub use crls::{CRL_PUBLISH_MAX_ATTEMPTS, CrlPublishPayload, KIND_CRL_PUBLISH, St
 pub use error::StoreError;
 pub use issuers::{IssuerRow, NewIssuer};
 pub use jobs::{Backoff, FailOutcome, JOB_DEAD, JOB_DONE, JOB_QUEUED, JobRow, NewJob};
-pub use lifecycle::ShardOf;
+pub use lifecycle::{DNS_AUTO_CLEANUP_MAX_ATTEMPTS, KIND_DNS_AUTO_CLEANUP, ShardOf};
 pub use organizations::{
     CompanyRow, MANAGER_AUDIT, MANAGER_INVALID, MANAGER_OK, ManagerRow, NewCompany, NewManager, NewSubmission, SubmissionRow,
 };

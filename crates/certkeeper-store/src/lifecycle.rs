@@ -1,13 +1,22 @@
 //! Links between certificates: reissues and renewals, and what happens to the linked
 //! certificates when an order issues, fails, is cancelled or is revoked.
 
-use certkeeper_core::{CertificateRecord, CertificateStatus};
+use certkeeper_core::{CertificateRecord, CertificateStatus, ValidationMethod};
 use sqlx::SqliteConnection;
 
 use crate::certificates::{CERTIFICATE_COLUMNS, append_log, certificate_from_row, insert_certificate_rows, insert_log_rows};
+use crate::jobs::enqueue_job_in;
 use crate::revocations::insert_revocation_row;
 use crate::validations::insert_validation_rows;
-use crate::{LogEntry, NewRevocation, NewValidation, RevocationRow, Store, StoreError};
+use crate::{LogEntry, NewJob, NewRevocation, NewValidation, RevocationRow, Store, StoreError};
+
+/// Job kind that deletes the DNS_AUTO validation records of a cancelled order. Its payload is
+/// `{"certificate_id": ID}`. A revocation enqueues it for each reissue order it cancels, in the
+/// same transaction.
+pub const KIND_DNS_AUTO_CLEANUP: &str = "dns_auto.cleanup";
+
+/// Attempts of a `dns_auto.cleanup` job before it is marked dead.
+pub const DNS_AUTO_CLEANUP_MAX_ATTEMPTS: i64 = 10;
 
 /// Function that returns the CRL shard of a serial given as lower-case hex, or `None` when the
 /// text is not a serial. The CA's URL scheme defines the shards, so the caller supplies it.
@@ -186,6 +195,16 @@ pub(crate) async fn revoke_reissues(
                 .execute(&mut *tx)
                 .await?;
             append_log(tx, &reissue.id, None, Some(reissue.status), Some(CertificateStatus::Cancelled), &cancel_log).await?;
+            if reissue.validation_method == ValidationMethod::DnsAuto {
+                let job = NewJob {
+                    kind: KIND_DNS_AUTO_CLEANUP.to_owned(),
+                    unique_key: format!("{KIND_DNS_AUTO_CLEANUP}:{}", reissue.id),
+                    payload: serde_json::json!({ "certificate_id": reissue.id }).to_string(),
+                    run_after: log.at,
+                    max_attempts: DNS_AUTO_CLEANUP_MAX_ATTEMPTS,
+                };
+                enqueue_job_in(tx, &job, log.at).await?;
+            }
             continue;
         }
         if reissue.status != CertificateStatus::Issued {

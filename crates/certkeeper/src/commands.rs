@@ -92,7 +92,8 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
         .handle(KIND_VALIDATION_RECHECK, recheck_handler(orders.clone()))
         .every(KIND_VALIDATION_RECHECK, RECHECK_INTERVAL)
         .every(KIND_RENEWAL, renewal_settings.interval)
-        .handle(KIND_RENEWAL, renewal_handler(orders.clone(), renewal_settings));
+        .handle(KIND_RENEWAL, renewal_handler(orders.clone(), renewal_settings))
+        .handle(certkeeper_store::KIND_DNS_AUTO_CLEANUP, dns_auto_cleanup_handler(orders.clone()));
     // CRL builds run as durable jobs too: the store enqueues a `crl.publish` job with each
     // revocation, and `crl.refresh` rebuilds CRLs that are `crl_rebuild_interval` old. Every
     // server then loads the stored CRL in its revocation watcher.
@@ -171,6 +172,18 @@ fn recheck_handler(orders: certkeeper_ra::OrderService) -> certkeeper_notify::Jo
         Box::pin(async move {
             let now = time::OffsetDateTime::from_unix_timestamp(now).map_err(|error| error.to_string())?;
             orders.recheck_due(now).await.map(|_| ()).map_err(|error| error.to_string())
+        })
+    })
+}
+
+/// Deletes the DNS_AUTO records of the order named in the job's payload.
+fn dns_auto_cleanup_handler(orders: certkeeper_ra::OrderService) -> certkeeper_notify::JobHandler {
+    Arc::new(move |job, _now| {
+        let orders = orders.clone();
+        Box::pin(async move {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|error| format!("invalid payload: {error}"))?;
+            let id = payload["certificate_id"].as_str().ok_or("the payload has no certificate_id")?;
+            orders.remove_dns_auto_records(id).await.map(|_| ()).map_err(|error| error.to_string())
         })
     })
 }
