@@ -191,7 +191,7 @@ pub fn order_service(opened: &Opened, effective: &Effective) -> anyhow::Result<c
 }
 
 /// Starts the CRL publisher and OCSP responder for the active root and intermediate.
-pub async fn publisher(opened: &Opened) -> anyhow::Result<Arc<certkeeper_publish::Publisher>> {
+pub async fn publisher(opened: &Opened, settings: certkeeper_publish::PublishSettings) -> anyhow::Result<Arc<certkeeper_publish::Publisher>> {
     let issuer = |row: &IssuerRow| -> anyhow::Result<certkeeper_publish::PublishedIssuer> {
         Ok(certkeeper_publish::PublishedIssuer { id: row.id, sealed: sealed(row)? })
     };
@@ -201,7 +201,7 @@ pub async fn publisher(opened: &Opened) -> anyhow::Result<Arc<certkeeper_publish
         &issuer(&opened.root)?,
         &issuer(&opened.intermediate)?,
         &opened.master_key,
-        certkeeper_publish::PublishSettings::default(),
+        settings,
     )
     .await
     .context("starting the CRL publisher and OCSP responder failed")?;

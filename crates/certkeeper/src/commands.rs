@@ -62,7 +62,7 @@ async fn serve(effective: Effective) -> anyhow::Result<()> {
     let orders = bootstrap::order_service(&opened, &effective)?.with_revocation_events(events);
     let issuers = Arc::new(opened.store.issuers().await?);
     let api = api::router(&opened, &effective, Arc::clone(&issuers), orders.clone());
-    let publisher = bootstrap::publisher(&opened).await?;
+    let publisher = bootstrap::publisher(&opened, effective.settings.publish.publish_settings()).await?;
     let app = http::public_router(http::PublicState { issuers })
         .merge(publisher.router())
         .merge(api)

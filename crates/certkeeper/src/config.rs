@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use certkeeper_core::{KeyAlgorithm, Product, ProductCatalogue};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,93 @@ pub struct Settings {
     /// Uploads of certificates issued elsewhere.
     #[serde(default)]
     pub upload: UploadSettings,
+    /// Lifetimes and schedule of CRLs and OCSP responses.
+    #[serde(default)]
+    pub publish: PublishConfig,
+}
+
+/// The `[publish]` section: CRLs and OCSP responses.
+///
+/// # Defaults
+/// `crl_rebuild_interval_seconds = 3600`, `crl_validity_hours = 24`,
+/// `ocsp_validity_hours = 24`, `ocsp_refresh_after_seconds = 3600`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishConfig {
+    /// Seconds after which a CRL is rebuilt even without revocations (60 or more, and below
+    /// the CRL validity). A revocation rebuilds its CRL within seconds either way.
+    #[serde(default = "default_crl_rebuild_interval_seconds")]
+    pub crl_rebuild_interval_seconds: u64,
+    /// nextUpdate − thisUpdate of each CRL, in hours (1 to 240; the Baseline Requirements
+    /// allow at most 10 days).
+    #[serde(default = "default_validity_hours")]
+    pub crl_validity_hours: u64,
+    /// nextUpdate − thisUpdate of each OCSP response, in hours (8 to 240, as the Baseline
+    /// Requirements require).
+    #[serde(default = "default_validity_hours")]
+    pub ocsp_validity_hours: u64,
+    /// Age in seconds after which a cached OCSP response is signed again on the next request
+    /// (60 or more, and below the OCSP validity).
+    #[serde(default = "default_ocsp_refresh_after_seconds")]
+    pub ocsp_refresh_after_seconds: u64,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            crl_rebuild_interval_seconds: default_crl_rebuild_interval_seconds(),
+            crl_validity_hours: default_validity_hours(),
+            ocsp_validity_hours: default_validity_hours(),
+            ocsp_refresh_after_seconds: default_ocsp_refresh_after_seconds(),
+        }
+    }
+}
+
+impl PublishConfig {
+    /// Returns the publisher settings: these values over the publisher's defaults.
+    pub fn publish_settings(&self) -> certkeeper_publish::PublishSettings {
+        const HOUR: u64 = 3600;
+        certkeeper_publish::PublishSettings {
+            crl_rebuild_interval: Duration::from_secs(self.crl_rebuild_interval_seconds),
+            crl_validity: Duration::from_secs(self.crl_validity_hours * HOUR),
+            ocsp_validity: Duration::from_secs(self.ocsp_validity_hours * HOUR),
+            ocsp_refresh_after: Duration::from_secs(self.ocsp_refresh_after_seconds),
+            ..certkeeper_publish::PublishSettings::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: u64, fix: &str| ConfigError::Invalid {
+            key: format!("publish.{key}"),
+            value: value.to_string(),
+            fix: fix.to_owned(),
+        };
+        if !(1..=240).contains(&self.crl_validity_hours) {
+            return Err(invalid("crl_validity_hours", self.crl_validity_hours, "give 1 to 240 hours"));
+        }
+        if self.crl_rebuild_interval_seconds < 60 || self.crl_rebuild_interval_seconds >= self.crl_validity_hours * 3600 {
+            return Err(invalid("crl_rebuild_interval_seconds", self.crl_rebuild_interval_seconds, "give at least 60 seconds and less than crl_validity_hours"));
+        }
+        if !(8..=240).contains(&self.ocsp_validity_hours) {
+            return Err(invalid("ocsp_validity_hours", self.ocsp_validity_hours, "give 8 to 240 hours"));
+        }
+        if self.ocsp_refresh_after_seconds < 60 || self.ocsp_refresh_after_seconds >= self.ocsp_validity_hours * 3600 {
+            return Err(invalid("ocsp_refresh_after_seconds", self.ocsp_refresh_after_seconds, "give at least 60 seconds and less than ocsp_validity_hours"));
+        }
+        Ok(())
+    }
+}
+
+fn default_crl_rebuild_interval_seconds() -> u64 {
+    3600
+}
+
+fn default_validity_hours() -> u64 {
+    24
+}
+
+fn default_ocsp_refresh_after_seconds() -> u64 {
+    3600
 }
 
 /// The `[upload]` section: certificates issued elsewhere.
@@ -250,6 +338,7 @@ impl Default for Settings {
             renewal: RenewalSettings::default(),
             notify: certkeeper_notify::NotifyConfig::default(),
             upload: UploadSettings::default(),
+            publish: PublishConfig::default(),
         }
     }
 }
@@ -362,6 +451,7 @@ impl Settings {
         if self.renewal.check_interval_seconds == 0 {
             return Err(invalid("renewal.check_interval_seconds", "0", "give at least 1 second"));
         }
+        self.publish.validate()?;
 
         let products = self.products.clone().unwrap_or_else(ProductCatalogue::default_products);
         let catalogue = ProductCatalogue::new(products).map_err(|error| ConfigError::Invalid {
@@ -481,5 +571,33 @@ check_interval_seconds = 0").unwrap_err().to_string();
         let error = parse("[renewal]
 window = 3").unwrap_err().to_string();
         assert!(error.contains("window"), "{error}");
+    }
+
+    #[test]
+    fn publish_settings_and_bounds() {
+        let defaults = parse("").unwrap().settings.publish.publish_settings();
+        assert_eq!(defaults, certkeeper_publish::PublishSettings::default());
+
+        let text = "[publish]\ncrl_rebuild_interval_seconds = 600\ncrl_validity_hours = 48\nocsp_validity_hours = 96\nocsp_refresh_after_seconds = 7200\n";
+        let settings = parse(text).unwrap().settings.publish.publish_settings();
+        assert_eq!(settings.crl_rebuild_interval, Duration::from_secs(600));
+        assert_eq!(settings.crl_validity, Duration::from_secs(48 * 3600));
+        assert_eq!(settings.ocsp_validity, Duration::from_secs(96 * 3600));
+        assert_eq!(settings.ocsp_refresh_after, Duration::from_secs(7200));
+
+        let cases = [
+            ("crl_validity_hours = 241", "publish.crl_validity_hours", "1 to 240 hours"),
+            ("crl_validity_hours = 0", "publish.crl_validity_hours", "1 to 240 hours"),
+            ("crl_rebuild_interval_seconds = 59", "publish.crl_rebuild_interval_seconds", "at least 60 seconds"),
+            ("crl_validity_hours = 1\ncrl_rebuild_interval_seconds = 3600", "publish.crl_rebuild_interval_seconds", "less than crl_validity_hours"),
+            ("ocsp_validity_hours = 7", "publish.ocsp_validity_hours", "8 to 240 hours"),
+            ("ocsp_refresh_after_seconds = 86400", "publish.ocsp_refresh_after_seconds", "less than ocsp_validity_hours"),
+            ("crl_interval = 5", "crl_interval", "unknown field"),
+        ];
+        for (body, key, fix) in cases {
+            let error = parse(&format!("[publish]\n{body}\n")).unwrap_err().to_string();
+            assert!(error.contains(key), "{body}: {error}");
+            assert!(error.contains(fix), "{body}: {error}");
+        }
     }
 }
