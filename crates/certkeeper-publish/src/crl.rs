@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use certkeeper_core::SerialNumber;
 use certkeeper_pki::crl::{CrlContents, CrlEntry, CrlScope, RevocationReason};
-use certkeeper_store::{CrlPublishPayload, StoredCrl, crl_number_after};
+use certkeeper_store::{CrlPublishPayload, KIND_CRL_PUBLISH, StoredCrl, crl_number_after};
 use time::OffsetDateTime;
 
 use crate::{PublishError, Publisher, now_seconds};
@@ -77,20 +77,34 @@ impl Publisher {
         Ok(built)
     }
 
-    /// Rebuilds every CRL whose stored thisUpdate is at least `crl_rebuild_interval` old, and
-    /// every one with no stored CRL, and returns how many it rebuilt. The `crl.refresh` job runs
-    /// it, so the decision comes from the database and not from this process's memory. A
-    /// failed rebuild does not stop the others, and the first error is returned at the end.
+    /// Rebuilds every CRL whose stored thisUpdate is at least `crl_rebuild_interval` old, every
+    /// one with no stored CRL, and every one that misses a revocation whose `crl.publish` job
+    /// died, and returns how many it rebuilt. The `crl.refresh` job runs it, so the decision
+    /// comes from the database and not from this process's memory. A failed rebuild does not
+    /// stop the others, and the first error is returned at the end.
     pub async fn refresh_crls(&self) -> Result<usize, PublishError> {
         let now = now_seconds().unix_timestamp();
         let interval = i64::try_from(self.settings.crl_rebuild_interval.as_secs()).unwrap_or(i64::MAX);
         let stored = self.store.stored_crl_versions().await?;
+        let covered = |issuer_id: i64, shard: i64, position: i64| {
+            stored.iter().any(|version| version.issuer_id == issuer_id && version.shard == shard && version.revocation_position >= position)
+        };
+        let mut behind = Vec::new();
+        for job in self.store.dead_jobs_of_kind(KIND_CRL_PUBLISH).await? {
+            match crate::parse_publish_payload(&job.payload) {
+                Ok(payload) if !covered(payload.issuer_id, payload.shard, payload.revocation_position) => {
+                    behind.push((payload.issuer_id, payload.shard));
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(job_id = job.id, %error, "skipping a dead CRL publish job with an invalid payload"),
+            }
+        }
         let mut rebuilt = 0;
         let mut first_error = None;
         for (issuer_id, shard) in self.crl_keys() {
             let version = stored.iter().find(|version| version.issuer_id == issuer_id && version.shard == shard);
-            let due = version.is_none_or(|version| version.this_update.saturating_add(interval) <= now);
-            if !due {
+            let old = version.is_none_or(|version| version.this_update.saturating_add(interval) <= now);
+            if !old && !behind.contains(&(issuer_id, shard)) {
                 continue;
             }
             match self.rebuild_crl(issuer_id, shard).await {

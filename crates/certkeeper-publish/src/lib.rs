@@ -231,14 +231,7 @@ impl Publisher {
 
     /// Runs a `crl.publish` job from its JSON payload ([`CrlPublishPayload`]).
     pub async fn run_publish_job(&self, payload: &str) -> Result<(), PublishError> {
-        let parsed: PublishJobPayload = serde_json::from_str(payload)
-            .map_err(|error| PublishError::BadJobPayload { payload: payload.to_owned(), detail: error.to_string() })?;
-        let payload = CrlPublishPayload {
-            issuer_id: parsed.issuer_id,
-            shard: parsed.shard,
-            revocation_position: parsed.revocation_position,
-        };
-        self.publish_revocation(&payload).await.map(|_| ())
+        self.publish_revocation(&parse_publish_payload(payload)?).await.map(|_| ())
     }
 
     /// Renews the responder certificate before it expires, until the task is dropped. Errors
@@ -257,6 +250,13 @@ impl Publisher {
             }
         }
     }
+}
+
+/// Parses the JSON payload of a `crl.publish` job.
+fn parse_publish_payload(payload: &str) -> Result<CrlPublishPayload, PublishError> {
+    let parsed: PublishJobPayload = serde_json::from_str(payload)
+        .map_err(|error| PublishError::BadJobPayload { payload: payload.to_owned(), detail: error.to_string() })?;
+    Ok(CrlPublishPayload { issuer_id: parsed.issuer_id, shard: parsed.shard, revocation_position: parsed.revocation_position })
 }
 
 /// The JSON form of [`CrlPublishPayload`].

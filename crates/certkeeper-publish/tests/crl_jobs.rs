@@ -5,7 +5,7 @@
 mod support;
 
 use certkeeper_publish::KIND_CRL_PUBLISH;
-use certkeeper_store::JOB_DONE;
+use certkeeper_store::{Backoff, FailOutcome, JOB_DONE};
 use support::{TestCa, http_request, now, random_serial, run};
 
 /// Returns the `openssl crl -text` output of a DER CRL written to `file`.
@@ -111,4 +111,38 @@ async fn revocation_published_after_restart() {
     let text = crl_text(&ca, &after.der, "after.crl");
     assert!(text.contains(&listed), "{text}");
     assert!(text.contains("Key Compromise"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_catches_dead_publish_job() {
+    let ca = TestCa::new("Dead job").await;
+    let publisher = ca.publisher().await;
+    let serial = random_serial();
+    ca.issue_leaf("leaf", &serial, true).await;
+    let shard = i64::from(ca.urls.crl_shard(&serial));
+    let issuer_id = ca.intermediate.id;
+    let listed = format!("Serial Number: {}", serial.to_hex().to_uppercase());
+    ca.revoke(&serial, 1).await;
+
+    // Every attempt of the revocation's job fails until it is dead.
+    let backoff = Backoff { base_seconds: 1, max_seconds: 1 };
+    let mut at = now().unix_timestamp();
+    loop {
+        let claimed = ca.store.claim_jobs("failing-runner", &[KIND_CRL_PUBLISH], 1, 60, at).await.unwrap();
+        assert_eq!(claimed.len(), 1, "the job is due again after its backoff");
+        match ca.store.fail_job(claimed[0].id, "failing-runner", "signing failed", backoff, at).await.unwrap() {
+            FailOutcome::Dead => break,
+            FailOutcome::Retry { run_after } => at = run_after,
+            FailOutcome::LeaseLost => panic!("the lease was lost"),
+        }
+    }
+    let before = ca.store.stored_crl(issuer_id, shard).await.unwrap().unwrap();
+    assert!(!crl_text(&ca, &before.der, "before.crl").contains(&listed));
+
+    // The CRL is fresh, so only the dead job makes the periodic pass rebuild it.
+    assert_eq!(publisher.refresh_crls().await.unwrap(), 1);
+    let after = ca.store.stored_crl(issuer_id, shard).await.unwrap().unwrap();
+    assert!(after.number > before.number);
+    assert!(crl_text(&ca, &after.der, "after.crl").contains(&listed));
+    assert_eq!(publisher.refresh_crls().await.unwrap(), 0, "a covered dead job causes no further builds");
 }

@@ -217,6 +217,12 @@ impl Store {
         Ok(sqlx::query_as(sql).bind(kind).fetch_all(&self.pool).await?)
     }
 
+    /// Returns the dead jobs of one kind (their last attempt failed), oldest first.
+    pub async fn dead_jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRow>, StoreError> {
+        let sql = concat!("SELECT ", job_columns!(), " FROM jobs WHERE state = 'dead' AND kind = $1 ORDER BY id");
+        Ok(sqlx::query_as(sql).bind(kind).fetch_all(&self.pool).await?)
+    }
+
     /// Deletes jobs that finished (done or dead) before `before`, and returns how many. Their
     /// unique keys become free again.
     pub async fn prune_jobs(&self, before: i64) -> Result<u64, StoreError> {
