@@ -120,6 +120,7 @@ async fn apply_rejects_bad_input_and_stores_nothing() {
         ),
         (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "AutoRenewFlag": 2 }), "InvalidParameterValue", "0 or 1"),
         (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "Colour": "red" }), "UnknownParameter", "Colour"),
+        (json!({ "DvAuthMethod": "DNS", "DomainName": "www.example.test", "Alias": "a".repeat(201) }), "InvalidParameterValue", "has 201 characters; at most 200"),
     ];
     for (body, code, fragment) in &cases {
         let response = app.call(&app.fx.alice, "ApplyCertificate", body).await;

@@ -67,8 +67,15 @@ pub fn check_csr(input: &[u8]) -> Result<CheckedCsr, CsrError> {
     if der.len() > MAX_CSR_DER_LENGTH {
         return Err(CsrError::TooLarge { length: der.len() });
     }
-    let (rest, csr) = X509CertificationRequest::from_der(&der)
-        .map_err(|error| CsrError::NotCsr { detail: error.to_string() })?;
+    if der.is_empty() {
+        return Err(CsrError::NotCsr { detail: "the input is empty".into() });
+    }
+    if der[0] != 0x30 {
+        return Err(CsrError::NotCsr { detail: "the input is neither PEM text nor DER (DER starts with a SEQUENCE, byte 0x30)".into() });
+    }
+    let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(|_| CsrError::NotCsr {
+        detail: "the DER is not a PKCS#10 certification request; it is cut off or another structure".into(),
+    })?;
     if !rest.is_empty() {
         return Err(CsrError::NotCsr { detail: format!("{} bytes follow the CSR", rest.len()) });
     }
@@ -87,7 +94,9 @@ fn decode_csr(input: &[u8]) -> Result<Vec<u8>, CsrError> {
         let text = std::str::from_utf8(input)
             .map_err(|_| CsrError::NotCsr { detail: "the PEM text is not UTF-8".into() })?;
         let text = text.trim_start_matches('\u{feff}');
-        let block = pem::parse(text).map_err(|error| CsrError::NotCsr { detail: error.to_string() })?;
+        let block = pem::parse(text).map_err(|_| CsrError::NotCsr {
+            detail: "the PEM block is malformed: it is cut off, or its BEGIN and END lines do not match".into(),
+        })?;
         if !matches!(block.tag(), "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST") {
             return Err(CsrError::NotCsr {
                 detail: format!("the PEM block is labelled {:?}, not \"CERTIFICATE REQUEST\"", block.tag()),
@@ -258,6 +267,18 @@ mod tests {
     #[test]
     fn garbage_is_not_a_csr() {
         assert!(matches!(check_csr(b"hello"), Err(CsrError::NotCsr { .. })));
+        let cases: [(&[u8], &str); 4] = [
+            (b"", "the input is empty"),
+            (b"hello", "neither PEM text nor DER"),
+            (b"\x30\x03\x02\x01", "not a PKCS#10 certification request"),
+            (b"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n", "the PEM block is malformed"),
+        ];
+        for (input, detail) in cases {
+            let message = check_csr(input).unwrap_err().to_string();
+            assert!(message.contains(detail), "{input:?}: {message}");
+            assert!(!message.contains("Nom"), "{input:?}: {message}");
+            assert!(!message.contains("Parsing"), "{input:?}: {message}");
+        }
         let wrong_label = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         let error = check_csr(wrong_label).unwrap_err();
         assert!(error.to_string().contains("\"CERTIFICATE\""), "{error}");

@@ -68,15 +68,17 @@ pub struct Settings {
 /// The `[publish]` section: CRLs and OCSP responses.
 ///
 /// # Defaults
-/// `crl_rebuild_interval_seconds = 3600`, `crl_validity_hours = 24`,
-/// `ocsp_validity_hours = 24`, `ocsp_refresh_after_seconds = 3600`.
+/// `crl_validity_hours = 24`, `ocsp_validity_hours = 24`, and 3600 seconds (or half the
+/// validity, whichever is less) for `crl_rebuild_interval_seconds` and
+/// `ocsp_refresh_after_seconds`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishConfig {
     /// Seconds after which a CRL is rebuilt even without revocations (60 or more, and below
-    /// the CRL validity). A revocation rebuilds its CRL within seconds either way.
-    #[serde(default = "default_crl_rebuild_interval_seconds")]
-    pub crl_rebuild_interval_seconds: u64,
+    /// the CRL validity). A revocation rebuilds its CRL within seconds either way. When unset,
+    /// 3600 or half the CRL validity, whichever is less.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_rebuild_interval_seconds: Option<u64>,
     /// nextUpdate − thisUpdate of each CRL, in hours (1 to 240; the Baseline Requirements
     /// allow at most 10 days).
     #[serde(default = "default_validity_hours")]
@@ -86,31 +88,42 @@ pub struct PublishConfig {
     #[serde(default = "default_validity_hours")]
     pub ocsp_validity_hours: u64,
     /// Age in seconds after which a cached OCSP response is signed again on the next request
-    /// (60 or more, and below the OCSP validity).
-    #[serde(default = "default_ocsp_refresh_after_seconds")]
-    pub ocsp_refresh_after_seconds: u64,
+    /// (60 or more, and below the OCSP validity). When unset, 3600 or half the OCSP validity,
+    /// whichever is less.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocsp_refresh_after_seconds: Option<u64>,
 }
 
 impl Default for PublishConfig {
     fn default() -> Self {
         PublishConfig {
-            crl_rebuild_interval_seconds: default_crl_rebuild_interval_seconds(),
+            crl_rebuild_interval_seconds: None,
             crl_validity_hours: default_validity_hours(),
             ocsp_validity_hours: default_validity_hours(),
-            ocsp_refresh_after_seconds: default_ocsp_refresh_after_seconds(),
+            ocsp_refresh_after_seconds: None,
         }
     }
 }
 
 impl PublishConfig {
+    /// Returns the CRL rebuild interval in seconds, with the default derived from the validity.
+    fn crl_rebuild_interval(&self) -> u64 {
+        self.crl_rebuild_interval_seconds.unwrap_or(DEFAULT_REFRESH_SECONDS.min(self.crl_validity_hours * 3600 / 2))
+    }
+
+    /// Returns the OCSP refresh age in seconds, with the default derived from the validity.
+    fn ocsp_refresh_after(&self) -> u64 {
+        self.ocsp_refresh_after_seconds.unwrap_or(DEFAULT_REFRESH_SECONDS.min(self.ocsp_validity_hours * 3600 / 2))
+    }
+
     /// Returns the publisher settings: these values over the publisher's defaults.
     pub fn publish_settings(&self) -> certkeeper_publish::PublishSettings {
         const HOUR: u64 = 3600;
         certkeeper_publish::PublishSettings {
-            crl_rebuild_interval: Duration::from_secs(self.crl_rebuild_interval_seconds),
+            crl_rebuild_interval: Duration::from_secs(self.crl_rebuild_interval()),
             crl_validity: Duration::from_secs(self.crl_validity_hours * HOUR),
             ocsp_validity: Duration::from_secs(self.ocsp_validity_hours * HOUR),
-            ocsp_refresh_after: Duration::from_secs(self.ocsp_refresh_after_seconds),
+            ocsp_refresh_after: Duration::from_secs(self.ocsp_refresh_after()),
             ..certkeeper_publish::PublishSettings::default()
         }
     }
@@ -124,29 +137,33 @@ impl PublishConfig {
         if !(1..=240).contains(&self.crl_validity_hours) {
             return Err(invalid("crl_validity_hours", self.crl_validity_hours, "give 1 to 240 hours"));
         }
-        if self.crl_rebuild_interval_seconds < 60 || self.crl_rebuild_interval_seconds >= self.crl_validity_hours * 3600 {
-            return Err(invalid("crl_rebuild_interval_seconds", self.crl_rebuild_interval_seconds, "give at least 60 seconds and less than crl_validity_hours"));
+        let crl_validity_seconds = self.crl_validity_hours * 3600;
+        if let Some(interval) = self.crl_rebuild_interval_seconds
+            && (interval < 60 || interval >= crl_validity_seconds)
+        {
+            let fix = format!("give 60 to {} seconds, less than crl_validity_hours", crl_validity_seconds - 1);
+            return Err(invalid("crl_rebuild_interval_seconds", interval, &fix));
         }
         if !(8..=240).contains(&self.ocsp_validity_hours) {
             return Err(invalid("ocsp_validity_hours", self.ocsp_validity_hours, "give 8 to 240 hours"));
         }
-        if self.ocsp_refresh_after_seconds < 60 || self.ocsp_refresh_after_seconds >= self.ocsp_validity_hours * 3600 {
-            return Err(invalid("ocsp_refresh_after_seconds", self.ocsp_refresh_after_seconds, "give at least 60 seconds and less than ocsp_validity_hours"));
+        let ocsp_validity_seconds = self.ocsp_validity_hours * 3600;
+        if let Some(age) = self.ocsp_refresh_after_seconds
+            && (age < 60 || age >= ocsp_validity_seconds)
+        {
+            let fix = format!("give 60 to {} seconds, less than ocsp_validity_hours", ocsp_validity_seconds - 1);
+            return Err(invalid("ocsp_refresh_after_seconds", age, &fix));
         }
         Ok(())
     }
 }
 
-fn default_crl_rebuild_interval_seconds() -> u64 {
-    3600
-}
+/// Default CRL rebuild interval and OCSP refresh age, in seconds, unless half the validity is
+/// shorter.
+const DEFAULT_REFRESH_SECONDS: u64 = 3600;
 
 fn default_validity_hours() -> u64 {
     24
-}
-
-fn default_ocsp_refresh_after_seconds() -> u64 {
-    3600
 }
 
 /// The `[upload]` section: certificates issued elsewhere.
@@ -358,8 +375,20 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("the configuration file {} is invalid: {detail}", path.display())]
     Parse { path: PathBuf, detail: String },
-    #[error("{key} = {value:?} is invalid: {fix}")]
+    #[error("{} is invalid: {fix}", setting(key, value))]
     Invalid { key: String, value: String, fix: String },
+}
+
+/// Renders `key = value` as it would be written in the file: numbers and booleans bare, other
+/// values quoted, and the key alone when there is no single value to show.
+fn setting(key: &str, value: &str) -> String {
+    if value.is_empty() {
+        key.to_owned()
+    } else if value.parse::<i64>().is_ok() || value.parse::<f64>().is_ok() || value == "true" || value == "false" {
+        format!("{key} = {value}")
+    } else {
+        format!("{key} = {value:?}")
+    }
 }
 
 /// Settings after validation, with derived values filled in.
@@ -452,6 +481,13 @@ impl Settings {
             return Err(invalid("renewal.check_interval_seconds", "0", "give at least 1 second"));
         }
         self.publish.validate()?;
+        validate_validation(&self.validation)?;
+        // The same check `serve` makes when it loads the zones, TSIG secret files included.
+        certkeeper_va::DnsAutoUpdater::new(&self.dns_auto).map_err(|error| ConfigError::Invalid {
+            key: "dns_auto.zones".to_owned(),
+            value: String::new(),
+            fix: error.to_string(),
+        })?;
 
         let products = self.products.clone().unwrap_or_else(ProductCatalogue::default_products);
         let catalogue = ProductCatalogue::new(products).map_err(|error| ConfigError::Invalid {
@@ -468,6 +504,45 @@ impl Settings {
         };
         Ok(Effective { settings: self, listen, public_url, catalogue, master_key_file, caa_identities })
     }
+}
+
+/// Rejects `[validation]` values with which no domain could ever be validated.
+fn validate_validation(validation: &certkeeper_va::ValidationConfig) -> Result<(), ConfigError> {
+    let invalid = |key: &str, value: String, fix: &str| ConfigError::Invalid {
+        key: format!("validation.{key}"),
+        value,
+        fix: fix.to_owned(),
+    };
+    if validation.max_concurrent_checks == 0 {
+        return Err(invalid("max_concurrent_checks", "0".to_owned(), "give at least 1"));
+    }
+    let durations = [
+        ("dns_timeout", validation.dns_timeout),
+        ("recheck_interval", validation.recheck_interval),
+        ("token_lifetime", validation.token_lifetime),
+        ("connect_timeout", validation.connect_timeout),
+        ("total_timeout", validation.total_timeout),
+    ];
+    for (key, value) in durations {
+        if value.is_zero() {
+            return Err(invalid(key, duration_text(value), "give a duration above zero, such as \"10s\""));
+        }
+    }
+    if validation.token_lifetime < validation.recheck_interval {
+        let lifetime = duration_text(validation.token_lifetime);
+        return Err(invalid("token_lifetime", lifetime, "give at least validation.recheck_interval, so that a token is checked before it expires"));
+    }
+    for (key, port) in [("http_port", validation.http_port), ("https_port", validation.https_port)] {
+        if port == 0 {
+            return Err(invalid(key, "0".to_owned(), "give a port from 1 to 65535"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes a duration as the configuration file accepts it: whole seconds, else milliseconds.
+fn duration_text(value: Duration) -> String {
+    if value.subsec_nanos() == 0 { format!("{}s", value.as_secs()) } else { format!("{}ms", value.as_millis()) }
 }
 
 /// Returns the host of an `http(s)://host[:port][/path]` URL, without brackets or port.
@@ -574,6 +649,40 @@ window = 3").unwrap_err().to_string();
     }
 
     #[test]
+    fn validation_values_that_stop_checks_are_rejected() {
+        let cases = [
+            ("max_concurrent_checks = 0", "validation.max_concurrent_checks = 0"),
+            ("token_lifetime = \"0s\"", "validation.token_lifetime = \"0s\""),
+            ("recheck_interval = \"0s\"", "validation.recheck_interval"),
+            ("dns_timeout = \"0s\"", "validation.dns_timeout"),
+            ("total_timeout = \"0s\"", "validation.total_timeout"),
+            ("http_port = 0", "validation.http_port = 0"),
+            ("token_lifetime = \"5s\"\nrecheck_interval = \"10s\"", "validation.token_lifetime = \"5s\""),
+        ];
+        for (body, shown) in cases {
+            let error = parse(&format!("[validation]\n{body}\n")).unwrap_err().to_string();
+            assert!(error.contains(shown), "{body}: {error}");
+        }
+        let zone = "[[dns_auto.zones]]\nzone = \"auto.example\"\nserver = \"127.0.0.1:53\"\ntsig_key_name = \"certkeeper\"\n";
+        let error = parse(zone).unwrap_err().to_string();
+        assert!(error.contains("dns_auto.zones"), "{error}");
+        assert!(error.contains("set exactly one of tsig_secret and tsig_secret_file"), "{error}");
+        let missing_file = format!("{zone}tsig_secret_file = \"/nonexistent/certkeeper.key\"\n");
+        let error = parse(&missing_file).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/certkeeper.key"), "{error}");
+    }
+
+    #[test]
+    fn error_shows_values_as_written() {
+        let error = parse("[ca]\ncrl_shards = 0").unwrap_err().to_string();
+        assert!(error.contains("ca.crl_shards = 0 is invalid"), "{error}");
+        let error = parse("listen = \"localhost\"").unwrap_err().to_string();
+        assert!(error.contains("listen = \"localhost\" is invalid"), "{error}");
+        let error = parse("products = []").unwrap_err().to_string();
+        assert!(error.starts_with("products is invalid"), "{error}");
+    }
+
+    #[test]
     fn publish_settings_and_bounds() {
         let defaults = parse("").unwrap().settings.publish.publish_settings();
         assert_eq!(defaults, certkeeper_publish::PublishSettings::default());
@@ -588,12 +697,17 @@ window = 3").unwrap_err().to_string();
         let cases = [
             ("crl_validity_hours = 241", "publish.crl_validity_hours", "1 to 240 hours"),
             ("crl_validity_hours = 0", "publish.crl_validity_hours", "1 to 240 hours"),
-            ("crl_rebuild_interval_seconds = 59", "publish.crl_rebuild_interval_seconds", "at least 60 seconds"),
-            ("crl_validity_hours = 1\ncrl_rebuild_interval_seconds = 3600", "publish.crl_rebuild_interval_seconds", "less than crl_validity_hours"),
-            ("ocsp_validity_hours = 7", "publish.ocsp_validity_hours", "8 to 240 hours"),
+            ("crl_rebuild_interval_seconds = 59", "publish.crl_rebuild_interval_seconds = 59", "give 60 to 86399 seconds"),
+            ("crl_validity_hours = 1\ncrl_rebuild_interval_seconds = 3600", "publish.crl_rebuild_interval_seconds", "give 60 to 3599 seconds"),
+            ("ocsp_validity_hours = 7", "publish.ocsp_validity_hours = 7", "8 to 240 hours"),
             ("ocsp_refresh_after_seconds = 86400", "publish.ocsp_refresh_after_seconds", "less than ocsp_validity_hours"),
             ("crl_interval = 5", "crl_interval", "unknown field"),
         ];
+        // An unset interval follows a short validity instead of failing against it.
+        let short = parse("[publish]\ncrl_validity_hours = 1\nocsp_validity_hours = 8\n").unwrap().settings.publish.publish_settings();
+        assert_eq!(short.crl_rebuild_interval, Duration::from_secs(1800));
+        assert_eq!(short.ocsp_refresh_after, Duration::from_secs(3600));
+
         for (body, key, fix) in cases {
             let error = parse(&format!("[publish]\n{body}\n")).unwrap_err().to_string();
             assert!(error.contains(key), "{body}: {error}");

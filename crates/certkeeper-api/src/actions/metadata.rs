@@ -34,10 +34,7 @@ pub(super) fn actor(ctx: &RequestContext) -> String {
 
 async fn modify_alias(services: Arc<Services>, ctx: RequestContext, params: Params) -> Result<Value, ApiError> {
     let id = params.required_string("CertificateId")?;
-    let alias = params.optional_string("Alias")?.unwrap_or_default();
-    if alias.chars().count() > MAX_ALIAS_CHARS {
-        return Err(ApiError::invalid_parameter_value("Alias", format!("at most {MAX_ALIAS_CHARS} characters are allowed")));
-    }
+    let alias = read_alias(&params)?;
     let actor = actor(&ctx);
     let detail = format!("alias set to {alias:?}");
     let log = LogEntry { actor: &actor, action: "updateAlias", detail: &detail, at: services.now() };
@@ -126,4 +123,14 @@ async fn operate_logs(services: Arc<Services>, ctx: RequestContext, params: Para
         })
         .collect();
     Ok(json!({ "AllTotal": total, "TotalCount": logs.len(), "OperateLogs": logs }))
+}
+
+/// Reads the optional `Alias` parameter (empty when absent) and rejects one over 200 characters.
+pub(super) fn read_alias(params: &Params) -> Result<String, ApiError> {
+    let alias = params.optional_string("Alias")?.unwrap_or_default();
+    if alias.chars().count() > MAX_ALIAS_CHARS {
+        let count = alias.chars().count();
+        return Err(ApiError::invalid_parameter_value("Alias", format!("has {count} characters; at most {MAX_ALIAS_CHARS} are allowed")));
+    }
+    Ok(alias)
 }

@@ -176,7 +176,7 @@ fn read_apply_request(ctx: &RequestContext, params: &Params) -> Result<ApplyRequ
         return Err(ApiError::invalid_parameter_value("ValidityPeriod", format!("{period:?} is not offered; the free DV product lasts 3 months")));
     }
     let key_algorithm = read_key_algorithm(params)?;
-    let alias = params.optional_string("Alias")?.unwrap_or_default();
+    let alias = super::metadata::read_alias(params)?;
     let delete_dns_auto_record = params.optional_bool("DeleteDnsAutoRecord")?.unwrap_or(false);
 
     // CsrKeyPassword is read by apply_certificate. Contacts and the package id are accepted for

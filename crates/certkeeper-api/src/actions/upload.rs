@@ -11,14 +11,12 @@ use certkeeper_pki::upload::{self, CertificateKind, ChainChange, ChainSources, H
 use certkeeper_ra::{HostingError, UploadOutcome, UploadRequest};
 use serde_json::{Value, json};
 
-use super::metadata::actor;
+use super::metadata::{actor, read_alias};
 use super::{ActionRegistry, Services, account_scope, store_failure};
 use crate::action::RequestContext;
 use crate::error::ApiError;
 use crate::params::Params;
 
-/// Maximum alias length in characters, the limit of ModifyCertificateAlias.
-const MAX_ALIAS_CHARS: usize = 200;
 
 const UPLOAD_PARAMETERS: &[&str] = &[
     "CertificatePublicKey",
@@ -103,10 +101,7 @@ fn read_request(params: &Params, ctx: &RequestContext) -> Result<UploadRequest, 
     let certificate = params.required_string("CertificatePublicKey")?;
     let private_key = params.optional_string("CertificatePrivateKey")?.filter(|key| !key.trim().is_empty());
     let kind = read_kind(params)?;
-    let alias = params.optional_string("Alias")?.unwrap_or_default();
-    if alias.chars().count() > MAX_ALIAS_CHARS {
-        return Err(ApiError::invalid_parameter_value("Alias", format!("at most {MAX_ALIAS_CHARS} characters are allowed")));
-    }
+    let alias = read_alias(params)?;
     // NOTE: certkeeper keeps no tags and binds no cloud products, so Tags and CertificateUse are
     // checked for shape only.
     if let Some(tags) = params.get("Tags")

@@ -22,7 +22,7 @@ pub enum UploadError {
     )]
     Binary { field: &'static str, offset: usize, code_point: u32 },
 
-    #[error("{field} contains no PEM block and no base64 DER; paste the text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----")]
+    #[error("{field} contains no PEM block and no base64 DER; {}", paste_hint(field))]
     NoPem { field: &'static str },
 
     #[error("{field}: the {label} block at line {line} has no -----END {label}----- line; the text is cut off, so paste the whole block")]
@@ -120,4 +120,13 @@ pub enum UploadError {
 
     #[error("the certificate {subject} carries no DNS name (no subjectAltName and no common name); upload a server certificate")]
     NoNames { subject: String },
+}
+
+/// Tells what to paste into an upload field: the key for the key field, else certificates.
+fn paste_hint(field: &str) -> &'static str {
+    if field.contains("PrivateKey") {
+        "paste the key text from its -----BEGIN ... PRIVATE KEY----- line to its -----END ... PRIVATE KEY----- line"
+    } else {
+        "paste the text from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----"
+    }
 }

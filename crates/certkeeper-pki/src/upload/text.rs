@@ -269,4 +269,13 @@ mod tests {
         assert!(matches!(read_field("f", "hello world", 1 << 20), Err(UploadError::NoPem { .. })));
         assert!(matches!(read_field("f", " \n ", 1 << 20), Err(UploadError::Empty { .. })));
     }
+
+    #[test]
+    fn no_pem_hint_names_the_field_contents() {
+        let key = read_field("CertificatePrivateKey", "hello", 1 << 20).unwrap_err().to_string();
+        assert!(key.contains("PRIVATE KEY-----"), "{key}");
+        assert!(!key.contains("CERTIFICATE"), "{key}");
+        let certificate = read_field("CertificatePublicKey", "hello", 1 << 20).unwrap_err().to_string();
+        assert!(certificate.contains("-----BEGIN CERTIFICATE-----"), "{certificate}");
+    }
 }
