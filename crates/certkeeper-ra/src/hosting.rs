@@ -34,6 +34,12 @@ pub enum HostingError {
     Store(#[from] StoreError),
     #[error("sealing the private key failed: {0}")]
     Seal(#[from] certkeeper_pki::SealError),
+    /// The leaf was issued by certkeeper's CA and is revoked.
+    #[error(
+        "the certificate with serial {serial} was issued by this certkeeper and revoked at Unix time {revoked_at} \
+         (reason code {reason_code}); clients reject it, so upload a valid certificate or apply for a new one"
+    )]
+    Revoked { serial: String, revoked_at: i64, reason_code: i64 },
 }
 
 /// An upload request, with the API's fields converted.
@@ -145,6 +151,7 @@ impl HostingService {
             return Err(UploadError::KeyRequired.into());
         }
         let chain = self.build_chain(&parsed, request.kind, now).await?;
+        self.reject_revoked_here(&chain).await?;
         let skipped = parsed.skipped.clone();
         let duplicates = parsed.duplicates.len();
 
@@ -179,6 +186,28 @@ impl HostingService {
         self.store.insert_upload(&record, &upload_row, &log).await?;
         tracing::info!(certificate_id = %id, leaf_sha256 = %chain.leaf.sha256, trusted = chain.report.trusted, "certificate uploaded");
         Ok(UploadOutcome { certificate_id: id, repeat_of: None, chain, skipped, duplicates })
+    }
+
+    /// Rejects a leaf that certkeeper itself issued and revoked: its serial has a revocation
+    /// row, and the issuer of that row is the certificate that signed the leaf in this chain.
+    async fn reject_revoked_here(&self, chain: &HostedChain) -> Result<(), HostingError> {
+        let Ok(summary) = certkeeper_pki::describe::describe(&chain.leaf.der) else {
+            return Ok(());
+        };
+        let Some(revocation) = self.store.revocation_status(&summary.serial_hex).await? else {
+            return Ok(());
+        };
+        let signer = chain.intermediates.first().or(chain.root.as_ref()).map(|certificate| certificate.der.as_slice());
+        let issued_here = self
+            .store
+            .issuers()
+            .await?
+            .iter()
+            .any(|issuer| issuer.id == revocation.issuer_id && Some(issuer.certificate_der.as_slice()) == signer);
+        if !issued_here {
+            return Ok(());
+        }
+        Err(HostingError::Revoked { serial: summary.serial_hex, revoked_at: revocation.revoked_at, reason_code: revocation.reason_code })
     }
 
     fn record(

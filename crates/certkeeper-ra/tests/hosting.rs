@@ -78,3 +78,52 @@ async fn rejected_upload_stores_nothing() {
     assert!(matches!(error, HostingError::Upload(_)), "{error}");
     assert_eq!(store.count_certificates().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn own_revoked_certificate_rejected() {
+    let pki = TestPki::new();
+    pki.leaf("revoked", &["revoked.example.test"], TestKey::EcP256, -1, 30);
+    pki.leaf("valid", &["valid.example.test"], TestKey::EcP256, -1, 30);
+    openssl(pki.path(), &["x509", "-in", "intermediate.pem", "-outform", "DER", "-out", "intermediate.der"]);
+    openssl(pki.path(), &["x509", "-in", "revoked.pem", "-outform", "DER", "-out", "revoked.der"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("certkeeper.db")).await.unwrap();
+
+    // The test PKI's intermediate plays certkeeper's issuing CA, and its leaf is revoked.
+    let intermediate = pki.read_bytes("intermediate.der");
+    let issuer = |role| certkeeper_store::NewIssuer {
+        role,
+        parent_id: None,
+        subject: role,
+        key_algorithm: "ecdsa-p256",
+        certificate_der: &intermediate,
+        sealed_key: b"unused",
+        sha256: role,
+        not_before: 0,
+        not_after: i64::MAX,
+        created_at: 0,
+    };
+    let (_, intermediate_id) = store.insert_ca_pair(&issuer("root"), &issuer("intermediate")).await.unwrap();
+    let serial = certkeeper_pki::describe::describe(&pki.read_bytes("revoked.der")).unwrap().serial_hex;
+    let at = now();
+    let revocation = certkeeper_store::NewRevocation {
+        serial: &serial,
+        issuer_id: intermediate_id,
+        shard: 0,
+        certificate_id: None,
+        revoked_at: at,
+        reason_code: 1,
+        not_after: at + 30 * 86_400,
+        created_at: at,
+    };
+    store.insert_revocation(&revocation).await.unwrap();
+
+    let hosting = HostingService::new(store.clone(), Arc::new(MasterKey::generate().unwrap()), None);
+    let error = hosting.upload(&request(&pki, "revoked"), now()).await.unwrap_err();
+    assert!(matches!(error, HostingError::Revoked { reason_code: 1, .. }), "{error}");
+    assert!(error.to_string().contains(&serial), "{error}");
+    assert_eq!(store.count_certificates().await.unwrap(), 0, "a rejected upload stores nothing");
+
+    let outcome = hosting.upload(&request(&pki, "valid"), now()).await.unwrap();
+    assert_eq!(outcome.chain.intermediates.len(), 1, "{:?}", outcome.chain.report);
+}

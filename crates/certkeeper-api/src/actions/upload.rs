@@ -85,6 +85,10 @@ fn hosting_failure(ctx: &RequestContext, error: HostingError) -> ApiError {
             tracing::debug!(request_id = %ctx.request_id, %error, "upload rejected");
             upload_error(&error)
         }
+        HostingError::Revoked { .. } => {
+            tracing::debug!(request_id = %ctx.request_id, %error, "upload of a revoked certificate rejected");
+            ApiError::new("FailedOperation.CertificateInvalid", error.to_string())
+        }
         other => store_failure(ctx, &other),
     }
 }
