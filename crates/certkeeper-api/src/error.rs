@@ -112,7 +112,7 @@ impl ApiError {
     pub fn certificate_not_found(certificate_id: &str) -> Self {
         Self::new(
             codes::FAILED_OPERATION_CERTIFICATE_NOT_FOUND,
-            format!("certificate {certificate_id} not found"),
+            format!("certificate {} not found", shorten(certificate_id)),
         )
     }
 
@@ -165,5 +165,34 @@ impl From<crate::tc3::Tc3Error> for ApiError {
             }
         };
         Self::new(code, error.to_string())
+    }
+}
+
+/// Longest client value repeated in full in an error message, in characters.
+const MAX_ECHOED_CHARS: usize = 64;
+
+/// Returns `value` for an error message: whole up to 64 characters, otherwise its first 64
+/// characters and the total length, so a huge parameter is not sent back.
+pub fn shorten(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= MAX_ECHOED_CHARS {
+        return value.to_owned();
+    }
+    let start: String = value.chars().take(MAX_ECHOED_CHARS).collect();
+    format!("{start}… ({count} characters)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_shortened() {
+        assert_eq!(shorten("abc"), "abc");
+        let long = "x".repeat(100_000);
+        let shown = shorten(&long);
+        assert!(shown.starts_with(&"x".repeat(64)), "{shown}");
+        assert!(shown.ends_with("… (100000 characters)"), "{shown}");
+        assert!(shown.chars().count() < 100, "{shown}");
     }
 }

@@ -156,7 +156,7 @@ impl IssuanceService {
         let log = LogEntry { actor: &actor, action: "issued", detail: &detail, at: now.unix_timestamp() };
         self.store.insert_certificates(&records, &log).await?;
         for record in &records {
-            tracing::info!(certificate_id = %record.id, serial = ?record.serial, domain = %record.domain, "certificate issued");
+            tracing::info!(certificate_id = %record.id, serial = record.serial.as_deref().unwrap_or_default(), domain = %record.domain, "certificate issued");
         }
         Ok(records)
     }

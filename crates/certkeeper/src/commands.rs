@@ -13,10 +13,16 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{Effective, Overrides, Settings};
 use crate::{CaCommand, Cli, Command, ConfigCommand, accounts, api, bootstrap, client, http};
 
-/// Logs to standard error; `RUST_LOG` sets the filter (default `info`).
+/// Logs to standard error; `RUST_LOG` sets the filter (default `info`). Colours are used only
+/// when standard error is a terminal, so log files and pipes get plain text.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

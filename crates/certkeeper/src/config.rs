@@ -371,8 +371,9 @@ pub struct Overrides {
 /// A setting that cannot be used, with the file or key at fault and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the configuration file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    // The I/O error is part of the message and not a `source`, so reports do not repeat it.
+    #[error("cannot read the configuration file {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("the configuration file {} is invalid: {detail}", path.display())]
     Parse { path: PathBuf, detail: String },
     #[error("{} is invalid: {fix}", setting(key, value))]
@@ -408,7 +409,7 @@ impl Settings {
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Effective, ConfigError> {
         let mut settings = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
                 toml::from_str::<Settings>(&text)
                     .map_err(|error| ConfigError::Parse { path: path.to_owned(), detail: error.to_string() })?
             }
