@@ -43,6 +43,11 @@ impl Publisher {
         self.intermediate_id
     }
 
+    /// Returns the number of CRL shards of the intermediate.
+    pub fn crl_shard_count(&self) -> u32 {
+        self.urls.crl_shards()
+    }
+
     /// Returns the (issuer, shard) pairs whose CRLs this publisher signs: the root's CRL and
     /// every shard of the intermediate.
     fn crl_keys(&self) -> Vec<(i64, i64)> {

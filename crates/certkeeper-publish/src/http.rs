@@ -50,13 +50,13 @@ async fn shard_crl(State(publisher): State<Arc<Publisher>>, Path((issuer, file))
     let parsed = file.strip_suffix(".crl").and_then(|shard| shard.parse::<i64>().ok()).zip(issuer.parse::<i64>().ok());
     match parsed {
         Some((shard, issuer_id)) if issuer_id != publisher.root_id() => serve_crl(&publisher, issuer_id, shard),
-        _ => not_found(),
+        _ => crl_not_found(&publisher),
     }
 }
 
 fn serve_crl(publisher: &Publisher, issuer_id: i64, shard: i64) -> Response {
     let Some(crl) = publisher.crl(issuer_id, shard) else {
-        return not_found();
+        return crl_not_found(publisher);
     };
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-crl"));
@@ -65,8 +65,12 @@ fn serve_crl(publisher: &Publisher, issuer_id: i64, shard: i64) -> Response {
     (StatusCode::OK, headers, Body::from(crl.der.as_ref().clone())).into_response()
 }
 
-fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "not found\n").into_response()
+/// Answers a CRL path that names no published CRL with the paths that exist.
+fn crl_not_found(publisher: &Publisher) -> Response {
+    let last_shard = publisher.crl_shard_count().saturating_sub(1);
+    let issuer = publisher.intermediate_id();
+    let text = format!("no such CRL; the CRLs are /crl/root.crl and /crl/{issuer}/0.crl to /crl/{issuer}/{last_shard}.crl\n");
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
 }
 
 async fn ocsp_post(State(publisher): State<Arc<Publisher>>, body: Bytes) -> Response {

@@ -76,6 +76,14 @@ async fn two_publishers_publish_once() {
     let text = crl_text(&ca, &response.body, "served.crl");
     assert!(text.contains(&format!("Serial Number: {}", serial.to_hex().to_uppercase())), "{text}");
 
+    // A shard that does not exist is a 404 naming the CRLs that do.
+    let missing = http_request(ca.port, "GET", &format!("/crl/{issuer_id}/9999.crl"), None, b"");
+    assert_eq!(missing.status, 404);
+    let listed = String::from_utf8_lossy(&missing.body);
+    let last = format!("/crl/{issuer_id}/{}.crl", ca.urls.crl_shards() - 1);
+    assert!(listed.contains(&last), "{listed}");
+    assert!(listed.contains("/crl/root.crl"), "{listed}");
+
     // A later pass of either runner finds nothing to build.
     let later = now().unix_timestamp() + 1;
     first_runner.run_due(later).await;

@@ -568,7 +568,12 @@ impl Effective {
         settings.ca.caa_identities = self.caa_identities.clone();
         let body = toml::to_string_pretty(&settings).unwrap_or_else(|error| format!("# rendering failed: {error}\n"));
         let master_key = if std::env::var_os(ENV_MASTER_KEY).is_some() { "set (***)" } else { "not set" };
-        format!("# effective settings\n# {ENV_MASTER_KEY}: {master_key}\n{body}")
+        let resolvers = if self.settings.validation.dns_servers.is_empty() {
+            "# validation.dns_servers is empty, so serve uses the nameserver lines of /etc/resolv.conf\n"
+        } else {
+            ""
+        };
+        format!("# effective settings\n# {ENV_MASTER_KEY}: {master_key}\n{resolvers}{body}")
     }
 }
 
@@ -615,6 +620,7 @@ mod tests {
         let text = "[notify.smtp]\nhost = \"mail.example.com\"\nfrom = \"pki@example.com\"\nusername = \"pki\"\npassword = \"smtp-password-value\"\n\
                     [notify.webhook]\nurls = [\"https://hooks.example.com/certkeeper\"]\nsecret = \"webhook-secret-value\"\n";
         let printed = parse(text).unwrap().to_toml();
+        assert!(printed.contains("serve uses the nameserver lines of /etc/resolv.conf"), "{printed}");
         assert!(!printed.contains("smtp-password-value"), "{printed}");
         assert!(!printed.contains("webhook-secret-value"), "{printed}");
         assert!(printed.contains("[notify.smtp]"), "{printed}");
