@@ -65,7 +65,7 @@ fn serve_crl(publisher: &Publisher, issuer_id: i64, shard: i64) -> Response {
     (StatusCode::OK, headers, Body::from(crl.der.as_ref().clone())).into_response()
 }
 
-/// Answers a CRL path that names no published CRL with the paths that exist.
+/// Returns a 404 for a CRL path that names no published CRL, listing the paths that exist.
 fn crl_not_found(publisher: &Publisher) -> Response {
     let last_shard = publisher.crl_shard_count().saturating_sub(1);
     let issuer = publisher.intermediate_id();
