@@ -168,7 +168,7 @@ impl From<crate::tc3::Tc3Error> for ApiError {
     }
 }
 
-/// Longest client value repeated in full in an error message, in characters.
+/// Maximum length, in characters, of a client value repeated in full in an error message.
 const MAX_ECHOED_CHARS: usize = 64;
 
 /// Returns `value` for an error message: whole up to 64 characters, otherwise its first 64
@@ -190,9 +190,9 @@ mod tests {
     fn long_values_are_shortened() {
         assert_eq!(shorten("abc"), "abc");
         let long = "x".repeat(100_000);
-        let shown = shorten(&long);
-        assert!(shown.starts_with(&"x".repeat(64)), "{shown}");
-        assert!(shown.ends_with("… (100000 characters)"), "{shown}");
-        assert!(shown.chars().count() < 100, "{shown}");
+        let shortened = shorten(&long);
+        assert!(shortened.starts_with(&"x".repeat(64)), "{shortened}");
+        assert!(shortened.ends_with("… (100000 characters)"), "{shortened}");
+        assert!(shortened.chars().count() < 100, "{shortened}");
     }
 }

@@ -431,11 +431,20 @@ impl OrderService {
         }
         let Ok(rows) = self.store.validations_of(&record.id, PURPOSE_ISSUE).await else { return };
         for row in rows.iter().filter(|row| row.remove_after_issue || !only_requested) {
-            let Ok(challenge) = challenge_from_row(row) else { continue };
-            if let Err(error) = self.validator.remove_dns_auto(&challenge).await {
+            if let Err(error) = self.remove_validation_record(&record.id, row).await {
                 tracing::warn!(certificate_id = %record.id, domain = %row.domain, %error, "removing the validation record failed");
             }
         }
+    }
+
+    /// Deletes the DNS_AUTO record of one validation, and returns whether it was found.
+    async fn remove_validation_record(&self, id: &str, row: &ValidationRow) -> Result<bool, OrderError> {
+        let challenge = challenge_from_row(row)?;
+        self.validator.remove_dns_auto(&challenge).await.map_err(|error| OrderError::RecordRemoval {
+            id: id.to_owned(),
+            domain: row.domain.clone(),
+            detail: error.to_string(),
+        })
     }
 
     pub(crate) fn subject_key(&self, record: &CertificateRecord) -> Result<SubjectKey, OrderError> {
@@ -459,13 +468,7 @@ impl OrderService {
         }
         let mut removed = 0;
         for row in self.store.validations_of(id, PURPOSE_ISSUE).await? {
-            let challenge = challenge_from_row(&row)?;
-            let found = self.validator.remove_dns_auto(&challenge).await.map_err(|error| OrderError::RecordRemoval {
-                id: id.to_owned(),
-                domain: row.domain.clone(),
-                detail: error.to_string(),
-            })?;
-            if found {
+            if self.remove_validation_record(id, &row).await? {
                 removed += 1;
             }
         }

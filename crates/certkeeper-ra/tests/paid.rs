@@ -410,8 +410,8 @@ async fn revocation_cleans_cancelled_reissue_records() {
     let now = OffsetDateTime::now_utc();
     let record_name = "_dnsauth.reissued.auto.test";
     let original = issue_ov_at(&fixture, "reissued.auto.test", now, now).await;
-    let kept = bind.query(record_name, "TXT");
-    assert_eq!(kept.len(), 1, "the original's record stays after issuance: {kept:?}");
+    let original_records = bind.query(record_name, "TXT");
+    assert_eq!(original_records.len(), 1, "the original's record stays after issuance: {original_records:?}");
 
     let request = certkeeper_ra::ReissueRequest {
         actor: "account:1".into(),

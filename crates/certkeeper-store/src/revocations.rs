@@ -344,8 +344,8 @@ impl Store {
     }
 
     /// Returns revocations stored after the row with insertion position `after`, with their
-    /// positions, oldest first; a running server uses it to publish revocations that another
-    /// process (the operator CLI) committed.
+    /// positions, oldest first. A running server uses it to publish revocations that another
+    /// process, such as the operator CLI, committed.
     // NOTE: the position is SQLite's rowid; the PostgreSQL schema needs a sequence column.
     pub async fn revocations_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
         Ok(sqlx::query_as("SELECT rowid, serial FROM revoked_certificates WHERE rowid > $1 ORDER BY rowid LIMIT $2")

@@ -129,11 +129,7 @@ impl PublishConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, value: u64, fix: &str| ConfigError::Invalid {
-            key: format!("publish.{key}"),
-            value: value.to_string(),
-            fix: fix.to_owned(),
-        };
+        let invalid = |key: &str, value: u64, fix: &str| ConfigError::invalid(format!("publish.{key}"), value, fix);
         if !(1..=240).contains(&self.crl_validity_hours) {
             return Err(invalid("crl_validity_hours", self.crl_validity_hours, "give 1 to 240 hours"));
         }
@@ -380,6 +376,13 @@ pub enum ConfigError {
     Invalid { key: String, value: String, fix: String },
 }
 
+impl ConfigError {
+    /// Builds a [`ConfigError::Invalid`] for `key`. An empty `value` shows the key alone.
+    fn invalid(key: impl Into<String>, value: impl ToString, fix: impl Into<String>) -> Self {
+        ConfigError::Invalid { key: key.into(), value: value.to_string(), fix: fix.into() }
+    }
+}
+
 /// Renders `key = value` as it would be written in the file: numbers and booleans bare, other
 /// values quoted, and the key alone when there is no single value to show.
 fn setting(key: &str, value: &str) -> String {
@@ -437,11 +440,7 @@ impl Settings {
     }
 
     fn validate(self) -> Result<Effective, ConfigError> {
-        let invalid = |key: &str, value: &str, fix: &str| ConfigError::Invalid {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            fix: fix.to_owned(),
-        };
+        let invalid = |key: &str, value: &str, fix: &str| ConfigError::invalid(key, value, fix);
         let listen: SocketAddr = self
             .listen
             .parse()
@@ -484,11 +483,7 @@ impl Settings {
         self.publish.validate()?;
         validate_validation(&self.validation)?;
         // The same check `serve` makes when it loads the zones, TSIG secret files included.
-        certkeeper_va::DnsAutoUpdater::new(&self.dns_auto).map_err(|error| ConfigError::Invalid {
-            key: "dns_auto.zones".to_owned(),
-            value: String::new(),
-            fix: error.to_string(),
-        })?;
+        certkeeper_va::DnsAutoUpdater::new(&self.dns_auto).map_err(|error| ConfigError::invalid("dns_auto.zones", "", error.to_string()))?;
 
         let products = self.products.clone().unwrap_or_else(ProductCatalogue::default_products);
         let catalogue = ProductCatalogue::new(products).map_err(|error| ConfigError::Invalid {
@@ -509,11 +504,7 @@ impl Settings {
 
 /// Rejects `[validation]` values with which no domain could ever be validated.
 fn validate_validation(validation: &certkeeper_va::ValidationConfig) -> Result<(), ConfigError> {
-    let invalid = |key: &str, value: String, fix: &str| ConfigError::Invalid {
-        key: format!("validation.{key}"),
-        value,
-        fix: fix.to_owned(),
-    };
+    let invalid = |key: &str, value: String, fix: &str| ConfigError::invalid(format!("validation.{key}"), value, fix);
     if validation.max_concurrent_checks == 0 {
         return Err(invalid("max_concurrent_checks", "0".to_owned(), "give at least 1"));
     }
